@@ -1,0 +1,109 @@
+"""The broker contract: publish a channel's messages once, fan them out to every viewer.
+
+A broker keeps each registered channel's history (a ``ReplayLog``) and a bounded queue per
+subscriber. Delivery policy, the same for every implementation:
+
+- partial transcripts (``type == "transcript"``, ``is_final`` false) are *latest wins*: a
+  newer partial replaces one the subscriber has not received yet, so a live ``seq`` may
+  skip superseded partials (and nothing else);
+- every other message (final transcripts, captions) is queued, up to the subscriber's limit;
+  past it the subscription ends with ``EndReason.TOO_SLOW`` (the WebSocket edge closes the
+  connection with 4008) and the viewer resumes from its last position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Protocol
+
+from captioncast.core.channels import ChannelInfo
+from captioncast.core.replay import Envelope, StreamPosition
+from captioncast.errors import CaptioncastError
+
+
+class EndReason(StrEnum):
+    """Why a subscription ended."""
+
+    TOO_SLOW = "too_slow"  # more undelivered finals than the subscriber's limit
+    CHANNEL_CLOSED = "channel_closed"  # the channel was closed (flow deleted or ended)
+    UNSUBSCRIBED = "unsubscribed"  # the subscriber asked to leave
+
+
+class BusError(CaptioncastError):
+    """A broker refused a call."""
+
+
+class UnknownChannel(BusError):
+    """The channel is not registered with the broker."""
+
+
+class SubscriptionEnded(BusError):
+    """Raised by ``Subscription.get`` once the subscription is over; carries the reason."""
+
+    def __init__(self, reason: EndReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+class Subscription(Protocol):
+    """One subscriber's view of one channel."""
+
+    channel: str
+    recovered: bool  # True when the requested ``since`` position was fully recovered
+    position: StreamPosition  # the channel's position when the subscription started
+
+    async def get(self) -> Envelope:
+        """The next envelope, in seq order, waiting for one if needed.
+
+        Guarantee: missed messages replayed on subscribe come first, then live messages in
+        publish order; partials may be skipped in favour of newer ones. Raises
+        SubscriptionEnded once the subscription is over (queued messages are dropped then).
+        """
+        ...
+
+    def close(self) -> None:
+        """Leave the channel; undelivered messages are dropped. Idempotent."""
+        ...
+
+
+class Broker(Protocol):
+    """Channels with history and fan-out. Call from the event loop thread."""
+
+    def register(self, info: ChannelInfo) -> None:
+        """Open a channel (idempotent: an open channel keeps its history and epoch)."""
+        ...
+
+    def close(self, channel: str) -> None:
+        """End every subscription on ``channel`` with CHANNEL_CLOSED and forget its history.
+
+        Registering it again later starts a new epoch. Unknown channels are ignored.
+        """
+        ...
+
+    async def publish(self, channel: str, response: Mapping[str, object]) -> Envelope:
+        """Assign the next seq, serialize once, append to history, fan out; return the envelope.
+
+        Guarantee: when this returns, the message is in the channel's history (so any later
+        ``subscribe(since=...)`` recovers it) and in the queue of every current subscriber,
+        subject to the latest-wins and too-slow policy above. At most once per subscriber.
+        Raises UnknownChannel if the channel is not registered, ValueError if ``response``
+        is not JSON-serializable.
+        """
+        ...
+
+    async def subscribe(
+        self, channel: str, since: StreamPosition | None = None
+    ) -> Subscription:
+        """Subscribe to ``channel``; with ``since``, replay what came after it first.
+
+        Guarantee: with a recoverable ``since`` (same epoch, still in history) the subscriber
+        receives every message after it, then live ones, with no gap and no duplicate, and
+        ``recovered`` is True. Otherwise ``recovered`` is False and delivery starts with the
+        next live message. Raises UnknownChannel.
+        """
+        ...
+
+    def position(self, channel: str) -> StreamPosition:
+        """The channel's current position. Raises UnknownChannel."""
+        ...

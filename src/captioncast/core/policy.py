@@ -1,0 +1,235 @@
+"""The streaming policy: when to decode, which words to commit, what to forget.
+
+Whisper is not a streaming model, so partial results come from re-decoding a growing window
+of audio. A word is committed once two successive hypotheses agree on it (LocalAgreement-2,
+after whisper_streaming); a pause in speech ends the utterance and commits the rest. The
+window is trimmed at committed sentence ends and never exceeds ``max_window``; committed text
+from before the window is fed back as the prompt.
+
+The policy does no I/O and runs no model: the driver asks it for a :class:`DecodeRequest`,
+runs the engine, and hands the result back to :meth:`StreamingPolicy.accept`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from captioncast.core.audio import SAMPLE_RATE, AudioChunk, Samples
+from captioncast.core.words import Word, ends_sentence
+from captioncast.engines.asr.base import AsrResult
+
+VAD_FRAME = 512  # samples per speech-probability frame (32 ms at 16 kHz)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    min_step: float = 1.0  # seconds of new audio before the window is decoded again
+    silence_to_finish: float = 0.6  # a pause this long ends the utterance
+    trim_after: float = 8.0  # past this window length, trim at a committed sentence end
+    max_window: float = 20.0  # never decode more than this
+    pad: float = 0.3  # audio kept before the first speech frame
+    speech_threshold: float = 0.5
+    prompt_chars: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeRequest:
+    audio: Samples
+    window_start: float
+    prompt: str
+    final: bool
+
+    @property
+    def window_end(self) -> float:
+        return self.window_start + len(self.audio) / SAMPLE_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyUpdate:
+    """What one decode changed.
+
+    ``committed``: words that became final, in order; ``tentative``: the current unconfirmed
+    rest of the hypothesis; ``utterance_ended``: a pause (or the end of the source) closed
+    the utterance; ``silent_until``: audio up to this time held no speech and is dropped.
+    """
+
+    committed: tuple[Word, ...] = ()
+    tentative: tuple[Word, ...] = ()
+    utterance_ended: bool = False
+    silent_until: float | None = None
+
+
+_NON_WORD = re.compile(r"[^\w']+")
+
+
+def normalize(text: str) -> str:
+    return _NON_WORD.sub("", text.lower())
+
+
+class StreamingPolicy:
+    """LocalAgreement-2 over a VAD-gated, trimmed, growing window."""
+
+    def __init__(self, config: PolicyConfig | None = None) -> None:
+        self.config = config or PolicyConfig()
+        self._audio: Samples = np.zeros(0, dtype=np.float32)
+        self._window_start = 0.0
+        self._received_until = 0.0
+        self._decoded_until = 0.0
+        self._speech_seen = False
+        self._last_speech = 0.0
+        self._committed: list[Word] = []
+        self._hypothesis: list[Word] = []
+
+    @property
+    def window_start(self) -> float:
+        return self._window_start
+
+    @property
+    def window_length(self) -> float:
+        return self._received_until - self._window_start
+
+    @property
+    def _long_window(self) -> float:
+        return (self.config.trim_after + self.config.max_window) / 2
+
+    @property
+    def committed_until(self) -> float:
+        return self._committed[-1].end if self._committed else 0.0
+
+    def insert_audio(self, chunk: AudioChunk, speech_probs: list[float]) -> PolicyUpdate:
+        """Append a chunk and the speech probability of each 512-sample frame in it.
+
+        While no speech has been heard, the window is kept to ``pad`` seconds and the rest
+        is reported as silence.
+        """
+        if not len(self._audio):
+            self._window_start = chunk.audio_time
+        self._audio = np.concatenate([self._audio, chunk.samples])
+        self._received_until = chunk.end_time
+        frame = VAD_FRAME / SAMPLE_RATE
+        for i, p in enumerate(speech_probs):
+            if p >= self.config.speech_threshold:
+                self._speech_seen = True
+                self._last_speech = chunk.audio_time + (i + 1) * frame
+        if self._speech_seen:
+            return PolicyUpdate()
+        keep_from = self._received_until - self.config.pad
+        if keep_from > self._window_start:
+            self._trim_to(keep_from)
+            return PolicyUpdate(silent_until=keep_from)
+        return PolicyUpdate()
+
+    def next_request(self) -> DecodeRequest | None:
+        """The decode to run now, or None when there is nothing worth decoding."""
+        if not self._speech_seen:
+            return None
+        if self._received_until - self._last_speech >= self.config.silence_to_finish:
+            return self._request(final=True)
+        if self._received_until - self._decoded_until >= self.config.min_step:
+            return self._request(final=False)
+        return None
+
+    def flush_request(self) -> DecodeRequest | None:
+        """The last decode at the end of the source: commits whatever is pending."""
+        return self._request(final=True) if self._speech_seen else None
+
+    def accept(self, request: DecodeRequest, result: AsrResult) -> PolicyUpdate:
+        """Take the engine's hypothesis for ``request`` and commit what is settled."""
+        self._decoded_until = request.window_end
+        hypothesis = self._fresh_words(result, request.window_start)
+        if request.final:
+            committed = hypothesis
+            self._hypothesis = []
+        else:
+            n = _agreement(self._hypothesis, hypothesis)
+            committed, self._hypothesis = hypothesis[:n], hypothesis[n:]
+        self._committed.extend(committed)
+        del self._committed[:-200]
+        if request.final:
+            return self._end_utterance(tuple(committed))
+        self._trim_committed()
+        # Leave room for the next step's audio so no decode ever exceeds max_window.
+        if self.window_length > self.config.max_window - self.config.min_step:
+            committed = committed + self._force_commit()
+        return PolicyUpdate(tuple(committed), tuple(self._hypothesis))
+
+    def _request(self, final: bool) -> DecodeRequest:
+        return DecodeRequest(self._audio.copy(), self._window_start, self._prompt(), final)
+
+    def _prompt(self) -> str:
+        before = [w.text for w in self._committed if w.end <= self._window_start]
+        return " ".join(before)[-self.config.prompt_chars :].lstrip()
+
+    def _fresh_words(self, result: AsrResult, offset: float) -> list[Word]:
+        """Hypothesis words that come after what is already committed."""
+        words = [w.shifted(offset) for w in result.words]
+        floor = self.committed_until - 0.1
+        fresh = [w for w in words if w.start >= floor]
+        return _drop_repeated_prefix(self._committed, fresh)
+
+    def _end_utterance(self, committed: tuple[Word, ...]) -> PolicyUpdate:
+        silent_from = max(self._last_speech, self.committed_until)
+        keep_from = max(silent_from, self._received_until - self.config.pad)
+        self._trim_to(keep_from)
+        self._speech_seen = False
+        return PolicyUpdate(committed, (), utterance_ended=True)
+
+    def _trim_committed(self) -> None:
+        if self.window_length <= self.config.trim_after:
+            return
+        in_window = [w for w in self._committed if w.end > self._window_start]
+        ends = [w.end for w in in_window if ends_sentence(w)]
+        if ends:
+            self._trim_to(ends[-1])
+        elif in_window and self.window_length > self._long_window:
+            # No sentence end for a long while: trim at the last committed word instead.
+            self._trim_to(in_window[-1].end)
+
+    def _force_commit(self) -> list[Word]:
+        """The window outgrew ``max_window``: commit the older half of the hypothesis."""
+        cut = self._received_until - self.config.max_window / 2
+        forced = [w for w in self._hypothesis if w.end <= cut]
+        self._hypothesis = self._hypothesis[len(forced) :]
+        self._committed.extend(forced)
+        self._trim_to(max(cut, self.committed_until))
+        return forced
+
+    def _trim_to(self, t: float) -> None:
+        drop = int(round((t - self._window_start) * SAMPLE_RATE))
+        if drop <= 0:
+            return
+        drop = min(drop, len(self._audio))
+        self._audio = self._audio[drop:]
+        self._window_start += drop / SAMPLE_RATE
+        self._hypothesis = [w for w in self._hypothesis if w.end > self._window_start]
+
+
+def _agreement(previous: list[Word], current: list[Word]) -> int:
+    """Length of the common prefix of two hypotheses, compared without case or punctuation."""
+    n = 0
+    for a, b in zip(previous, current, strict=False):
+        if normalize(a.text) != normalize(b.text):
+            break
+        n += 1
+    return n
+
+
+def _drop_repeated_prefix(committed: list[Word], fresh: list[Word], max_n: int = 5) -> list[Word]:
+    """Drop words at the head of ``fresh`` that repeat the tail of ``committed``.
+
+    Word timestamps jitter between decodes, so the time floor alone lets the last committed
+    word or two reappear at the start of the next hypothesis. A repeat counts only when each
+    of its words starts before the committed word it repeats has ended: a speaker who says
+    "very very" keeps both.
+    """
+    if not committed or not fresh:
+        return fresh
+    tail = committed[-max_n:]
+    for n in range(min(len(tail), len(fresh)), 0, -1):
+        pairs = list(zip(tail[-n:], fresh[:n], strict=True))
+        if all(normalize(c.text) == normalize(f.text) and f.start < c.end for c, f in pairs):
+            return fresh[n:]
+    return fresh

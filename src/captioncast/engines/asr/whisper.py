@@ -1,0 +1,139 @@
+"""The faster-whisper (CTranslate2) recognizer: one bounded decode per call.
+
+This module and ``engines/vad/silero.py`` are the only places that import faster_whisper.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from captioncast.core.audio import SAMPLE_RATE, Samples
+from captioncast.core.words import Word
+from captioncast.engines.asr.base import AsrResult, AsrSegment
+from captioncast.engines.asr.filters import rejection_reason
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BEAM_SIZE = 1
+
+
+def pick_device(device: str = "auto") -> str:
+    """``cuda`` when ``device`` is ``auto`` and CTranslate2 sees a GPU, else ``device`` or cpu."""
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+class FasterWhisperEngine:
+    """An ``AsrEngine`` backed by ``faster_whisper.WhisperModel``.
+
+    ``model_dir`` is a CTranslate2 model directory (see ``models.resolve_model``), or a hub name
+    where one is allowed. ``compute_type="default"`` keeps the model's own precision (float32
+    on a CPU, float16 on CUDA); on a small CPU, int8 saves memory but is not faster.
+    """
+
+    name = "faster-whisper"
+
+    def __init__(
+        self,
+        model_dir: str,
+        *,
+        device: str = "auto",
+        compute_type: str = "default",
+        cpu_threads: int = 0,
+        beam_size: int = DEFAULT_BEAM_SIZE,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model_dir = model_dir
+        self.device = pick_device(device)
+        self.compute_type = compute_type
+        self.beam_size = beam_size
+        self._model = WhisperModel(
+            model_dir, device=self.device, compute_type=compute_type, cpu_threads=cpu_threads
+        )
+
+    @classmethod
+    def from_spec(
+        cls, model_spec: str, *, cache_dir: str | None = None, **options: Any
+    ) -> FasterWhisperEngine:
+        """Resolve ``model_spec`` (``base``, ``tiny.en``, a directory…) and load it."""
+        from pathlib import Path
+
+        from captioncast.engines.asr.models import resolve_model
+
+        cache = Path(cache_dir) if cache_dir else None
+        return cls(resolve_model(model_spec, cache_dir=cache), **options)
+
+    @property
+    def multilingual(self) -> bool:
+        """False for English-only models such as ``tiny.en``."""
+        return bool(self._model.model.is_multilingual)
+
+    def transcribe(self, audio: Samples, *, prompt: str, language: str | None) -> AsrResult:
+        """Decode ``audio`` once at temperature 0 with word timestamps; drop looping segments."""
+        started = time.perf_counter()
+        audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        if audio.size == 0:
+            return AsrResult(segments=(), language=language, elapsed=0.0)
+        segments, info = self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=self.beam_size,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            initial_prompt=prompt or None,
+            word_timestamps=True,
+            vad_filter=False,
+            without_timestamps=False,
+        )
+        duration = audio.size / SAMPLE_RATE
+        kept = tuple(_keep_speech(convert_segment(s, duration) for s in segments))
+        return AsrResult(
+            segments=kept, language=info.language, elapsed=time.perf_counter() - started
+        )
+
+
+def convert_segment(segment: Any, duration: float) -> AsrSegment:
+    """A faster-whisper ``Segment`` as an ``AsrSegment``, times clamped to ``[0, duration]``."""
+    words = tuple(
+        Word(
+            text,
+            _clamp(w.start, duration),
+            max(_clamp(w.end, duration), _clamp(w.start, duration)),
+            float(w.probability),
+        )
+        for w in segment.words or ()
+        if (text := w.word.strip())
+    )
+    return AsrSegment(
+        start=_clamp(segment.start, duration),
+        end=_clamp(segment.end, duration),
+        text=segment.text.strip(),
+        words=words,
+        avg_logprob=float(segment.avg_logprob),
+        no_speech_prob=float(segment.no_speech_prob),
+        compression_ratio=float(segment.compression_ratio),
+    )
+
+
+def _keep_speech(segments: Iterable[AsrSegment]) -> Iterable[AsrSegment]:
+    # Consuming the generator fully is what runs the decode; filtering happens as it goes.
+    for segment in segments:
+        reason = rejection_reason(segment)
+        if reason is None:
+            if segment.words:
+                yield segment
+        else:
+            log.info("discarding segment %r: %s", segment.text[:80], reason)
+
+
+def _clamp(value: float, duration: float) -> float:
+    return min(max(float(value), 0.0), duration)

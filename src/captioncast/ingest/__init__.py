@@ -1,0 +1,1 @@
+"""captioncast.ingest."""

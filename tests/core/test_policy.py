@@ -1,0 +1,144 @@
+"""LocalAgreement-2 driven by a scripted engine: no model, no I/O."""
+
+import numpy as np
+
+from captioncast.core.audio import SAMPLE_RATE, AudioChunk
+from captioncast.core.policy import (
+    VAD_FRAME,
+    DecodeRequest,
+    PolicyConfig,
+    PolicyUpdate,
+    StreamingPolicy,
+)
+from captioncast.core.words import Word
+from captioncast.engines.asr.base import AsrResult, AsrSegment
+
+
+def script(text: str, start: float, step: float = 0.4) -> list[Word]:
+    return [Word(t, start + i * step, start + i * step + 0.3) for i, t in enumerate(text.split())]
+
+
+class Engine:
+    """Knows the words spoken; hears those that ended inside the window, and guesses a
+    garbled version of a word cut off by the window's end."""
+
+    def __init__(self, words: list[Word], garble: bool = True) -> None:
+        self.words = words
+        self.garble = garble
+        self.calls: list[DecodeRequest] = []
+
+    def __call__(self, req: DecodeRequest) -> AsrResult:
+        self.calls.append(req)
+        heard = []
+        for w in self.words:
+            if w.start >= req.window_start - 0.05 and w.end <= req.window_end:
+                heard.append(w.shifted(-req.window_start))
+            elif self.garble and w.start < req.window_end < w.end:
+                heard.append(Word(w.text[:2] + "zz", w.start - req.window_start, w.end))
+        seg = AsrSegment(0.0, req.window_end - req.window_start, "", tuple(heard))
+        return AsrResult((seg,))
+
+
+def run(policy: StreamingPolicy, engine: Engine, duration: float, chunk: float = 0.5):
+    updates: list[PolicyUpdate] = []
+    t = 0.0
+    n = int(chunk * SAMPLE_RATE)
+    while t < duration:
+        probs = []
+        for i in range(n // VAD_FRAME):
+            f0 = t + i * VAD_FRAME / SAMPLE_RATE
+            f1 = f0 + VAD_FRAME / SAMPLE_RATE
+            probs.append(0.9 if any(w.start < f1 and w.end > f0 for w in engine.words) else 0.05)
+        updates.append(
+            policy.insert_audio(AudioChunk(np.zeros(n, np.float32), t, t, 1000 + t), probs)
+        )
+        t += chunk
+        req = policy.next_request()
+        if req is not None:
+            updates.append(policy.accept(req, engine(req)))
+    req = policy.flush_request()
+    if req is not None:
+        updates.append(policy.accept(req, engine(req)))
+    return updates
+
+
+def committed(updates: list[PolicyUpdate]) -> list[str]:
+    return [w.text for u in updates for w in u.committed]
+
+
+def test_commits_every_word_once_and_never_a_garbled_guess() -> None:
+    text = "the quick brown fox jumps over the lazy dog and keeps running far away"
+    engine = Engine(script(text, 1.0))
+    updates = run(StreamingPolicy(), engine, 10.0)
+    assert committed(updates) == text.split()
+    assert not any(u.tentative and u.tentative[-1].text.endswith("zz") for u in updates[:1])
+
+
+def test_partials_show_words_before_they_are_committed() -> None:
+    engine = Engine(script("alpha beta gamma delta epsilon zeta eta theta", 0.5), garble=False)
+    updates = run(StreamingPolicy(), engine, 8.0)
+    first_tentative = next(i for i, u in enumerate(updates) if u.tentative)
+    first_commit = next(i for i, u in enumerate(updates) if u.committed)
+    assert first_tentative < first_commit
+
+
+def test_silence_is_never_decoded_and_reported_as_silent() -> None:
+    engine = Engine([])
+    updates = run(StreamingPolicy(), engine, 5.0)
+    assert engine.calls == []
+    assert committed(updates) == []
+    assert max(u.silent_until or 0 for u in updates) >= 4.0
+
+
+def test_pause_ends_the_utterance_and_commits_the_rest() -> None:
+    words = script("hello there everyone", 1.0) + script("second sentence here", 6.0)
+    engine = Engine(words)
+    updates = run(StreamingPolicy(), engine, 10.0)
+    ended = [u for u in updates if u.utterance_ended]
+    assert ended and [w.text for w in ended[0].committed][-1] == "everyone"
+    assert committed(updates) == "hello there everyone second sentence here".split()
+    # The first utterance was closed well before the second started.
+    first_end = next(i for i, u in enumerate(updates) if u.utterance_ended)
+    assert all(w.start < 6.0 for u in updates[: first_end + 1] for w in u.committed)
+
+
+def test_window_is_trimmed_at_sentence_ends_and_bounded() -> None:
+    sentences = " ".join(f"sentence number {i} ends here." for i in range(12))
+    engine = Engine(script(sentences, 0.5, step=0.35))  # 60 words, ~21 s, no pause
+    policy = StreamingPolicy(PolicyConfig(trim_after=4.0, max_window=10.0))
+    updates = run(policy, engine, 24.0)
+    assert committed(updates) == sentences.split()
+    assert max(len(c.audio) for c in engine.calls) / SAMPLE_RATE <= 10.5
+    assert any(c.window_start > 5.0 for c in engine.calls)
+    assert any(c.prompt.endswith("ends here.") for c in engine.calls)
+
+
+def test_window_without_sentence_ends_is_still_bounded() -> None:
+    engine = Engine(script(" ".join(["word"] * 80), 0.2, step=0.3), garble=False)
+    policy = StreamingPolicy(PolicyConfig(max_window=8.0))
+    updates = run(policy, engine, 26.0)
+    assert max(len(c.audio) for c in engine.calls) / SAMPLE_RATE <= 8.6
+    assert len(committed(updates)) >= 70
+
+
+def test_repeated_words_at_the_window_edge_are_not_committed_twice() -> None:
+    policy = StreamingPolicy()
+    probs = [0.9] * (SAMPLE_RATE // VAD_FRAME)
+    chunk = AudioChunk(np.zeros(SAMPLE_RATE, np.float32), 0.0, 0.0, 0.0)
+    policy.insert_audio(chunk, probs)
+    req = policy.next_request()
+    assert req is not None
+    hyp = (Word("good", 0.1, 0.4), Word("morning", 0.5, 0.9))
+    policy.accept(req, AsrResult((AsrSegment(0, 1, "", hyp),)))
+    policy.insert_audio(AudioChunk(np.zeros(SAMPLE_RATE, np.float32), 1.0, 1.0, 1.0), probs)
+    req = policy.next_request()
+    assert req is not None
+    u = policy.accept(req, AsrResult((AsrSegment(0, 2, "", hyp + (Word("all", 1.2, 1.5),)),)))
+    assert [w.text for w in u.committed] == ["good", "morning"]
+    policy.insert_audio(AudioChunk(np.zeros(SAMPLE_RATE, np.float32), 2.0, 2.0, 2.0), probs)
+    req = policy.next_request()
+    assert req is not None
+    # Timestamps jitter: "morning" reappears slightly later than committed.
+    again = (Word("morning", 0.85, 1.1), Word("all", 1.2, 1.5), Word("of", 1.6, 1.8))
+    u = policy.accept(req, AsrResult((AsrSegment(0, 3, "", again),)))
+    assert [w.text for w in u.committed] == ["all"]
