@@ -39,10 +39,11 @@ class Engine:
         return AsrResult((seg,))
 
 
-def run(policy: StreamingPolicy, engine: Engine, duration: float, chunk: float = 0.5):
+def run(policy: StreamingPolicy, engine: Engine, duration: float, frames: int = 16):
     updates: list[PolicyUpdate] = []
     t = 0.0
-    n = int(chunk * SAMPLE_RATE)
+    n = frames * VAD_FRAME
+    chunk = n / SAMPLE_RATE
     while t < duration:
         probs = []
         for i in range(n // VAD_FRAME):

@@ -80,6 +80,7 @@ class StreamingPolicy:
         self._decoded_until = 0.0
         self._speech_seen = False
         self._last_speech = 0.0
+        self._vad_frames = 0
         self._committed: list[Word] = []
         self._hypothesis: list[Word] = []
 
@@ -100,7 +101,10 @@ class StreamingPolicy:
         return self._committed[-1].end if self._committed else 0.0
 
     def insert_audio(self, chunk: AudioChunk, speech_probs: list[float]) -> PolicyUpdate:
-        """Append a chunk and the speech probability of each 512-sample frame in it.
+        """Append a chunk and the speech probabilities of the VAD frames it completed.
+
+        VAD frames are 512 samples counted from the flow's first sample, so a chunk may
+        complete more or fewer frames than it holds; the probabilities continue the count.
 
         While no speech has been heard, the window is kept to ``pad`` seconds and the rest
         is reported as silence.
@@ -110,10 +114,11 @@ class StreamingPolicy:
         self._audio = np.concatenate([self._audio, chunk.samples])
         self._received_until = chunk.end_time
         frame = VAD_FRAME / SAMPLE_RATE
-        for i, p in enumerate(speech_probs):
+        for p in speech_probs:
+            self._vad_frames += 1
             if p >= self.config.speech_threshold:
                 self._speech_seen = True
-                self._last_speech = chunk.audio_time + (i + 1) * frame
+                self._last_speech = self._vad_frames * frame
         if self._speech_seen:
             return PolicyUpdate()
         keep_from = self._received_until - self.config.pad

@@ -1,0 +1,220 @@
+"""One flow's run: publisher audio in, responses published on the flow's channels."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Protocol
+
+from captioncast.bus.base import Broker
+from captioncast.core.audio import AudioChunk, PcmFrame
+from captioncast.core.captioner import Captioner
+from captioncast.core.layout import CaptionLayout
+from captioncast.core.messages import Response, ResponseContext, build_response
+from captioncast.core.timeline import Timeline
+from captioncast.pipeline.recognizer import Recognizer
+
+log = logging.getLogger(__name__)
+
+WAKE_AFTER = 0.2  # seconds of new audio that wake the recognizer
+MAX_PENDING = 120.0  # seconds of audio held for a recognizer that fell behind
+
+
+class AudioDecoder(Protocol):
+    def feed(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None: ...
+    def close(self) -> None: ...
+
+
+DecoderFactory = Callable[[Callable[[PcmFrame], None], Callable[[str], None]], AudioDecoder]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    name: str
+    language: str
+    service_type: str
+
+
+class FlowRun:
+    """Drives one flow: places decoded audio on the timeline, steps the recognizer in the
+    worker executor, and publishes transcript and caption responses.
+
+    Only one publisher feeds a flow at a time; a new one takes over from the previous (an
+    encoder reconnecting before its old TCP connection timed out). Audio time continues
+    across publishers.
+    """
+
+    def __init__(
+        self,
+        flow_id: str,
+        recognizer: Recognizer,
+        broker: Broker,
+        executor: Executor,
+        source: ChannelSpec,
+        targets: Sequence[ChannelSpec],
+        layout: CaptionLayout,
+        max_latency: float,
+        decoder_factory: DecoderFactory,
+        on_error: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        self.flow_id = flow_id
+        self.recognizer = recognizer
+        self.broker = broker
+        self.executor = executor
+        self.source = source
+        self.targets = tuple(targets)
+        self.timeline = Timeline()
+        self._decoder_factory = decoder_factory
+        self._on_error = on_error
+        speaker = str(uuid.uuid4())
+        ctx = ResponseContext(source.language, "transcription", speaker, self.timeline.at)
+        self.captioner = Captioner(ctx, layout, max_latency)
+        self._speaker = speaker
+        self._pending: list[AudioChunk] = []
+        self._pending_seconds = 0.0
+        self._flush = False
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._sessions = itertools.count(1)
+        self._session = 0
+        self._decoders: dict[int, AudioDecoder] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.dropped_seconds = 0.0
+        self.published = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"flow-{self.flow_id}"
+        )
+
+    async def stop(self) -> None:
+        """Flush the last words, publish the end of stream on every channel, stop."""
+        for session in list(self._decoders):
+            await self._end_session(session)
+        self._stopping = True
+        self._flush = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        now = self.timeline.now
+        for response in self.captioner.end_of_stream(now):
+            await self._publish(self.source.name, response)
+        for target in self.targets:
+            await self._publish(target.name, self._end_of_stream(target, now))
+
+    # --- publisher side -----------------------------------------------------------------
+
+    def open_publisher(self) -> PublisherSession:
+        """A sink for one new publisher connection."""
+        loop = asyncio.get_running_loop()
+        session = next(self._sessions)
+        self._session = session
+
+        def on_frame(frame: PcmFrame) -> None:  # decoder thread
+            loop.call_soon_threadsafe(self._on_frame, session, frame)
+
+        def on_error(reason: str) -> None:  # decoder thread
+            loop.call_soon_threadsafe(self._on_error, reason)
+
+        self._decoders[session] = self._decoder_factory(on_frame, on_error)
+        log.info("flow %s: publisher %d connected", self.flow_id, session)
+        return PublisherSession(self, session)
+
+    def _on_frame(self, session: int, frame: PcmFrame) -> None:
+        if session != self._session or self._stopping:
+            return
+        chunk = self.timeline.place(frame)
+        self._pending.append(chunk)
+        self._pending_seconds += chunk.duration
+        while self._pending_seconds > MAX_PENDING:
+            dropped = self._pending.pop(0)
+            self._pending_seconds -= dropped.duration
+            self.dropped_seconds += dropped.duration
+        if self._pending_seconds >= WAKE_AFTER:
+            self._wake.set()
+
+    async def _end_session(self, session: int) -> None:
+        decoder = self._decoders.pop(session, None)
+        if decoder is None:
+            return
+        # close() drains the decoder: every frame is scheduled on the loop before it returns.
+        await asyncio.to_thread(decoder.close)
+        await asyncio.sleep(0)
+        if session == self._session:
+            log.info("flow %s: publisher %d left", self.flow_id, session)
+            self.timeline.publisher_left()
+            self._flush = True
+            self._wake.set()
+
+    # --- recognizer loop -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            chunks, self._pending, self._pending_seconds = self._pending, [], 0.0
+            flush, self._flush = self._flush, False
+            if chunks or flush:
+                updates = await loop.run_in_executor(
+                    self.executor, self.recognizer.step, chunks, flush
+                )
+                now = self.timeline.now
+                for update in updates:
+                    for response in self.captioner.update(update, now):
+                        await self._publish(self.source.name, response)
+                for response in self.captioner.tick(now):
+                    await self._publish(self.source.name, response)
+            if self._stopping and not self._pending and not self._flush:
+                return
+
+    async def _publish(self, channel: str, response: Response) -> None:
+        try:
+            await self.broker.publish(channel, response)
+            self.published += 1
+        except Exception:
+            log.exception("flow %s: publishing on %s failed", self.flow_id, channel)
+
+    def _end_of_stream(self, channel: ChannelSpec, now: float) -> Response:
+        ctx = ResponseContext(channel.language, "translation", self._speaker, self.timeline.at)
+        return build_response(
+            ctx,
+            response_id=str(uuid.uuid4()),
+            type="transcript",
+            words=(),
+            start=now,
+            end=now,
+            is_final=True,
+            is_end_of_stream=True,
+        )
+
+
+class PublisherSession:
+    """What the RTMP server feeds for one publisher connection."""
+
+    def __init__(self, run: FlowRun, session: int) -> None:
+        self._run = run
+        self._session = session
+        self._decoder = run._decoders[session]
+
+    def on_audio(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
+        self._decoder.feed(timestamp_ms, payload, arrival_epoch)
+
+    def on_video(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
+        pass  # video is for the HLS output, which this flow does not produce yet
+
+    def on_metadata(self, metadata: dict[str, object]) -> None:
+        log.debug("publisher metadata: %s", metadata)
+
+    def on_unpublish(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._run._end_session(self._session))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task[None]] = set()

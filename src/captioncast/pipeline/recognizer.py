@@ -1,0 +1,77 @@
+"""One flow's recognizer: VAD, streaming policy and ASR engine, stepped in a worker thread."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from captioncast.core.audio import AudioChunk, Samples
+from captioncast.core.policy import DecodeRequest, PolicyConfig, PolicyUpdate, StreamingPolicy
+from captioncast.engines.asr.base import AsrEngine, AsrResult
+
+log = logging.getLogger(__name__)
+
+
+class SpeechProbabilities(Protocol):
+    """A streaming VAD: speech probability of each 512-sample frame completed by ``samples``."""
+
+    def feed(self, samples: Samples) -> list[float]: ...
+
+
+class Recognizer:
+    """Runs VAD, policy and engine for one flow.
+
+    Blocking (the engine takes hundreds of milliseconds): call :meth:`step` from a worker
+    thread, one step at a time. The event loop only hands chunks in and takes updates out.
+    """
+
+    def __init__(
+        self,
+        engine: AsrEngine,
+        vad: SpeechProbabilities,
+        language: str | None,
+        config: PolicyConfig | None = None,
+    ) -> None:
+        self.engine = engine
+        self.vad = vad
+        self.language = language
+        self.policy = StreamingPolicy(config)
+        self.decode_seconds = 0.0
+        self.decodes = 0
+
+    def step(self, chunks: Sequence[AudioChunk], flush: bool = False) -> list[PolicyUpdate]:
+        """Take new audio, decode if the policy asks for it; with ``flush`` (the source
+        ended) commit everything pending."""
+        updates: list[PolicyUpdate] = []
+        for chunk in chunks:
+            update = self.policy.insert_audio(chunk, self.vad.feed(chunk.samples))
+            if update != PolicyUpdate():
+                updates.append(update)
+        request = self.policy.next_request()
+        if request is not None and not (flush and not request.final):
+            updates.append(self.policy.accept(request, self._decode(request)))
+        if flush:
+            request = self.policy.flush_request()
+            if request is not None:
+                updates.append(self.policy.accept(request, self._decode(request)))
+        return updates
+
+    def _decode(self, request: DecodeRequest) -> AsrResult:
+        started = time.perf_counter()
+        audio = np.ascontiguousarray(request.audio, dtype=np.float32)
+        try:
+            result = self.engine.transcribe(audio, prompt=request.prompt, language=self.language)
+        except Exception:
+            # A failed decode loses this hypothesis, not the flow: the audio stays in the
+            # window and the next step decodes it again.
+            log.exception("decode of %.1f s failed", len(audio) / 16000)
+            result = AsrResult(())
+        elapsed = time.perf_counter() - started
+        self.decode_seconds += elapsed
+        self.decodes += 1
+        log.debug("decoded %.2f s window in %.2f s", len(audio) / 16000, elapsed)
+        return result

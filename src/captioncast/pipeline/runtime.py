@@ -1,0 +1,148 @@
+"""The flows that are running in this process, and what a publisher connects to."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from captioncast.bus.base import Broker
+from captioncast.core.audio import PcmFrame
+from captioncast.core.channels import channel_name
+from captioncast.core.layout import CaptionLayout
+from captioncast.engines.asr.base import AsrEngine
+from captioncast.engines.vad.base import VadModel
+from captioncast.pipeline.flow import AudioDecoder, ChannelSpec, FlowRun, PublisherSession
+from captioncast.pipeline.recognizer import Recognizer
+from captioncast.store.base import FlowRecord
+
+log = logging.getLogger(__name__)
+
+EngineLoader = Callable[[str], AsrEngine]
+VadFactory = Callable[[], VadModel]
+DecoderFactory = Callable[[Callable[[PcmFrame], None], Callable[[str], None]], AudioDecoder]
+ErrorReporter = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSettings:
+    public_host: str = "127.0.0.1"
+    rtmp_port: int = 1935
+    rtmp_app: str = "live"
+    default_model: str = "base"
+
+
+class EngineCache:
+    """ASR engines by model spec, loaded once (in the worker executor) and shared."""
+
+    def __init__(self, loader: EngineLoader, executor: ThreadPoolExecutor) -> None:
+        self._loader = loader
+        self._executor = executor
+        self._engines: dict[str, AsrEngine] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, spec: str) -> AsrEngine:
+        async with self._lock:
+            if spec not in self._engines:
+                loop = asyncio.get_running_loop()
+                self._engines[spec] = await loop.run_in_executor(self._executor, self._loader, spec)
+            return self._engines[spec]
+
+
+class PipelineRuntime:
+    """Starts and stops :class:`FlowRun`s and hands publishers to them by stream key.
+
+    Inference runs in one worker thread shared by every flow (the engine itself uses all
+    cores), so the event loop never waits on a decode.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        engines: EngineCache,
+        executor: ThreadPoolExecutor,
+        vad_factory: VadFactory,
+        decoder_factory: DecoderFactory,
+        settings: RuntimeSettings,
+        on_error: ErrorReporter = lambda flow_id, reason: None,
+    ) -> None:
+        self.broker = broker
+        self.engines = engines
+        self.executor = executor
+        self.vad_factory = vad_factory
+        self.decoder_factory = decoder_factory
+        self.settings = settings
+        self.on_error = on_error
+        self._runs: dict[str, FlowRun] = {}
+        self._by_key: dict[str, str] = {}
+
+    def rtmp_url(self, flow: FlowRecord) -> str:
+        s = self.settings
+        return f"rtmp://{s.public_host}:{s.rtmp_port}/{s.rtmp_app}"
+
+    def is_running(self, flow_id: str) -> bool:
+        return flow_id in self._runs
+
+    def run_of(self, flow_id: str) -> FlowRun | None:
+        return self._runs.get(flow_id)
+
+    async def start(self, flow: FlowRecord) -> None:
+        """Load the flow's model and start accepting its publisher. Idempotent."""
+        if flow.flow_id in self._runs:
+            return
+        engine = await self.engines.get(flow.model or self.settings.default_model)
+        vad = await asyncio.get_running_loop().run_in_executor(self.executor, self.vad_factory)
+        recognizer = Recognizer(engine, vad, flow.source_language)
+        name = flow.stream_name
+        source = ChannelSpec(
+            channel_name(name, flow.source_language, flow.source_language),
+            flow.source_language,
+            "transcription",
+        )
+        targets = [
+            ChannelSpec(channel_name(name, flow.source_language, lang), lang, "translation")
+            for lang in flow.target_languages
+        ]
+        layout = CaptionLayout(flow.caption.max_chars_per_line, flow.caption.max_lines)
+        run = FlowRun(
+            flow.flow_id,
+            recognizer,
+            self.broker,
+            self.executor,
+            source,
+            targets,
+            layout,
+            flow.max_latency,
+            self.decoder_factory,
+            on_error=lambda reason: self.on_error(flow.flow_id, reason),
+        )
+        run.start()
+        self._runs[flow.flow_id] = run
+        self._by_key[flow.stream_key] = flow.flow_id
+        log.info("flow %s (%s) is live", flow.flow_id, name)
+
+    async def stop(self, flow: FlowRecord) -> None:
+        """Flush and end the flow's channels. Idempotent."""
+        run = self._runs.pop(flow.flow_id, None)
+        self._by_key.pop(flow.stream_key, None)
+        if run is not None:
+            await run.stop()
+            log.info("flow %s ended", flow.flow_id)
+
+    async def stop_all(self) -> None:
+        for flow_id in list(self._runs):
+            run = self._runs.pop(flow_id)
+            await run.stop()
+        self._by_key.clear()
+
+    async def authorize(self, app: str, stream_key: str) -> PublisherSession | None:
+        """A publisher session on the live flow that ``stream_key`` selects, or None (the
+        publish is refused: unknown key, or a flow that is not started)."""
+        flow_id = self._by_key.get(stream_key) if app == self.settings.rtmp_app else None
+        run = self._runs.get(flow_id) if flow_id else None
+        if run is None:
+            log.warning("refused publish to app %r with an unknown stream key", app)
+            return None
+        return run.open_publisher()
