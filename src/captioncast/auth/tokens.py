@@ -69,9 +69,7 @@ class TokenAuthority:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
-        raw = self._public.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        raw = self._public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self._x = _b64url(raw)
         thumbprint_input = json.dumps(
             {"crv": "Ed25519", "kty": "OKP", "x": self._x}, separators=(",", ":"), sort_keys=True
@@ -105,8 +103,14 @@ class TokenAuthority:
 
     def jwks(self) -> dict[str, object]:
         """The public key as a JWK set."""
-        jwk = {"kty": "OKP", "crv": "Ed25519", "x": self._x, "kid": self.kid,
-               "use": "sig", "alg": ALGORITHM}
+        jwk = {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": self._x,
+            "kid": self.kid,
+            "use": "sig",
+            "alg": ALGORITHM,
+        }
         return {"keys": [jwk]}
 
     def mint(

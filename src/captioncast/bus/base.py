@@ -92,9 +92,7 @@ class Broker(Protocol):
         """
         ...
 
-    async def subscribe(
-        self, channel: str, since: StreamPosition | None = None
-    ) -> Subscription:
+    async def subscribe(self, channel: str, since: StreamPosition | None = None) -> Subscription:
         """Subscribe to ``channel``; with ``since``, replay what came after it first.
 
         Guarantee: with a recoverable ``since`` (same epoch, still in history) the subscriber

@@ -14,16 +14,16 @@ from captioncast.core.channels import channel_name
 from captioncast.core.layout import CaptionLayout
 from captioncast.engines.asr.base import AsrEngine
 from captioncast.engines.vad.base import VadModel
+from captioncast.errors import StoreError
 from captioncast.pipeline.flow import AudioDecoder, ChannelSpec, FlowRun, PublisherSession
 from captioncast.pipeline.recognizer import Recognizer
-from captioncast.store.base import FlowRecord
+from captioncast.store.base import FlowRecord, FlowStatus, FlowStore
 
 log = logging.getLogger(__name__)
 
 EngineLoader = Callable[[str], AsrEngine]
 VadFactory = Callable[[], VadModel]
 DecoderFactory = Callable[[Callable[[PcmFrame], None], Callable[[str], None]], AudioDecoder]
-ErrorReporter = Callable[[str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class PipelineRuntime:
         vad_factory: VadFactory,
         decoder_factory: DecoderFactory,
         settings: RuntimeSettings,
-        on_error: ErrorReporter = lambda flow_id, reason: None,
+        store: FlowStore | None = None,
     ) -> None:
         self.broker = broker
         self.engines = engines
@@ -74,9 +74,10 @@ class PipelineRuntime:
         self.vad_factory = vad_factory
         self.decoder_factory = decoder_factory
         self.settings = settings
-        self.on_error = on_error
+        self.store = store
         self._runs: dict[str, FlowRun] = {}
         self._by_key: dict[str, str] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def rtmp_url(self, flow: FlowRecord) -> str:
         s = self.settings
@@ -116,11 +117,12 @@ class PipelineRuntime:
             layout,
             flow.max_latency,
             self.decoder_factory,
-            on_error=lambda reason: self.on_error(flow.flow_id, reason),
+            on_error=lambda reason: self._fail(flow.flow_id, reason),
         )
         run.start()
         self._runs[flow.flow_id] = run
         self._by_key[flow.stream_key] = flow.flow_id
+        await self._set_status(flow.flow_id, FlowStatus.LIVE)
         log.info("flow %s (%s) is live", flow.flow_id, name)
 
     async def stop(self, flow: FlowRecord) -> None:
@@ -136,6 +138,31 @@ class PipelineRuntime:
             run = self._runs.pop(flow_id)
             await run.stop()
         self._by_key.clear()
+
+    async def _set_status(self, flow_id: str, status: FlowStatus, error: str | None = None) -> None:
+        if self.store is None:
+            return
+        try:
+            await self.store.update_status(flow_id, status, error)
+        except StoreError as e:
+            log.warning("flow %s: cannot mark %s: %s", flow_id, status.value, e)
+
+    def _fail(self, flow_id: str, reason: str) -> None:
+        """A source the flow cannot use (no decodable audio): record why, stop the flow."""
+        log.error("flow %s: %s", flow_id, reason)
+        run = self._runs.pop(flow_id, None)
+        for key, fid in list(self._by_key.items()):
+            if fid == flow_id:
+                del self._by_key[key]
+
+        async def fail() -> None:
+            if run is not None:
+                await run.stop()
+            await self._set_status(flow_id, FlowStatus.ERROR, reason)
+
+        task = asyncio.get_running_loop().create_task(fail())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def authorize(self, app: str, stream_key: str) -> PublisherSession | None:
         """A publisher session on the live flow that ``stream_key`` selects, or None (the

@@ -61,8 +61,23 @@ T = TypeVar("T")
 
 
 def _to_record(row: tuple[object, ...]) -> FlowRecord:
-    (flow_id, name, source, url, src, targets, latency, chars, lines, model, key, status,
-     error, created, updated) = row
+    (
+        flow_id,
+        name,
+        source,
+        url,
+        src,
+        targets,
+        latency,
+        chars,
+        lines,
+        model,
+        key,
+        status,
+        error,
+        created,
+        updated,
+    ) = row
     return FlowRecord(
         flow_id=str(flow_id),
         name=str(name),
@@ -122,11 +137,20 @@ class SqliteFlowStore:
             db.execute(
                 f"INSERT INTO flows ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    record.flow_id, record.name, record.source, record.url,
-                    record.source_language, json.dumps(list(record.target_languages)),
-                    record.max_latency, record.caption.max_chars_per_line,
-                    record.caption.max_lines, record.model, record.stream_key,
-                    record.status.value, record.error, record.created_at.isoformat(),
+                    record.flow_id,
+                    record.name,
+                    record.source,
+                    record.url,
+                    record.source_language,
+                    json.dumps(list(record.target_languages)),
+                    record.max_latency,
+                    record.caption.max_chars_per_line,
+                    record.caption.max_lines,
+                    record.model,
+                    record.stream_key,
+                    record.status.value,
+                    record.error,
+                    record.created_at.isoformat(),
                     record.updated_at.isoformat(),
                 ),
             )

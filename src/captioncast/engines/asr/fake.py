@@ -89,6 +89,13 @@ class ScriptedAsrEngine:
         """The script's words inside the window that ``audio`` covers on the timeline."""
         duration = len(audio) / SAMPLE_RATE
         start = self.clock() - duration if self.clock is not None else self.window_start
+        return self.transcribe_window(start, audio, prompt=prompt, language=language)
+
+    def transcribe_window(
+        self, start: float, audio: Samples, *, prompt: str, language: str | None
+    ) -> AsrResult:
+        """Like ``transcribe``, for a caller that knows the window's absolute ``start``."""
+        duration = len(audio) / SAMPLE_RATE
         end = start + duration
         self.calls.append(ScriptedCall(start, end, prompt, language))
         inside = [w for w in self.script if start <= (w.start + w.end) / 2 < end]

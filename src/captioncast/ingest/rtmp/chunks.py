@@ -44,8 +44,17 @@ class RtmpMessage:
 class _ChunkStream:
     """What the previous header on one chunk stream said, which later headers omit."""
 
-    __slots__ = ("raw", "absolute", "delta", "length", "type_id", "stream_id", "extended",
-                 "partial", "started")
+    __slots__ = (
+        "raw",
+        "absolute",
+        "delta",
+        "length",
+        "type_id",
+        "stream_id",
+        "extended",
+        "partial",
+        "started",
+    )
 
     def __init__(self) -> None:
         self.raw = 0  # the 32-bit timestamp as the peer counts it
@@ -152,8 +161,13 @@ class ChunkReader:
 
     @staticmethod
     def _apply_header(
-        stream: _ChunkStream, fmt: int, buf: bytearray, at: int,
-        ts_field: int, ts_value: int, length: int,
+        stream: _ChunkStream,
+        fmt: int,
+        buf: bytearray,
+        at: int,
+        ts_field: int,
+        ts_value: int,
+        length: int,
     ) -> None:
         if fmt == 3:
             if stream.partial is None:  # a new message repeating the last header

@@ -58,6 +58,11 @@ class ProtocolViolation:
 
 
 RtmpEvent: TypeAlias = (
-    Connected | PublishRequested | AudioData | VideoData | Metadata | Unpublished
+    Connected
+    | PublishRequested
+    | AudioData
+    | VideoData
+    | Metadata
+    | Unpublished
     | ProtocolViolation
 )

@@ -91,8 +91,9 @@ class RtmpServer:
             idle_timeout=self._idle_timeout,
         )
         if self._server is None or len(self._tasks) >= self._max_connections:
-            logger.warning("refusing RTMP connection from %s: too many connections",
-                           connection.peer)
+            logger.warning(
+                "refusing RTMP connection from %s: too many connections", connection.peer
+            )
             writer.close()
             return
         task = asyncio.current_task()

@@ -201,8 +201,9 @@ class RtmpServerSession:
     def _user_control(self, payload: bytes) -> None:
         if len(payload) >= 6 and int.from_bytes(payload[:2], "big") == msg.PING_REQUEST:
             value = int.from_bytes(payload[2:6], "big")
-            self._send(msg.CONTROL_CSID, msg.USER_CONTROL, 0,
-                       msg.user_control(msg.PING_RESPONSE, value))
+            self._send(
+                msg.CONTROL_CSID, msg.USER_CONTROL, 0, msg.user_control(msg.PING_RESPONSE, value)
+            )
 
     def _media(self, kind: int, stream_id: int, timestamp: int, payload: bytes) -> None:
         # Media on any stream but the granted one, or before the grant, is dropped.
@@ -259,15 +260,23 @@ class RtmpServerSession:
         self.app = app.strip("/")
         self.state = SessionState.CONNECTED
         self._send(msg.CONTROL_CSID, msg.WINDOW_ACK_SIZE, 0, msg.uint32(self._window_ack_size))
-        self._send(msg.CONTROL_CSID, msg.SET_PEER_BANDWIDTH, 0,
-                   msg.set_peer_bandwidth(self._window_ack_size))
+        self._send(
+            msg.CONTROL_CSID,
+            msg.SET_PEER_BANDWIDTH,
+            0,
+            msg.set_peer_bandwidth(self._window_ack_size),
+        )
         self._send(msg.CONTROL_CSID, msg.SET_CHUNK_SIZE, 0, msg.uint32(self._chunk_size))
         self._writer.chunk_size = self._chunk_size
         self._result(
             txn,
             {"fmsVer": "FMS/3,0,1,123", "capabilities": 31},
-            {"level": "status", "code": "NetConnection.Connect.Success",
-             "description": "Connection succeeded.", "objectEncoding": 0},
+            {
+                "level": "status",
+                "code": "NetConnection.Connect.Success",
+                "description": "Connection succeeded.",
+                "objectEncoding": 0,
+            },
         )
         self._events.append(Connected(self.app, tc_url if isinstance(tc_url, str) else None))
 
@@ -301,8 +310,12 @@ class RtmpServerSession:
 
     def _on_status(self, level: str, code: str, description: str) -> None:
         info = {"level": level, "code": code, "description": description}
-        self._send(msg.STREAM_CSID, msg.COMMAND_AMF0, self._publish_stream_id,
-                   amf0.encode("onStatus", 0, None, info))
+        self._send(
+            msg.STREAM_CSID,
+            msg.COMMAND_AMF0,
+            self._publish_stream_id,
+            amf0.encode("onStatus", 0, None, info),
+        )
 
 
 def _amf0_body(message: RtmpMessage) -> bytes:
@@ -323,7 +336,14 @@ def split_aggregate(message: RtmpMessage) -> list[RtmpMessage]:
         if end > len(data):
             raise RtmpProtocolError("aggregate message truncated")
         first = ts if first is None else first
-        out.append(RtmpMessage(message.csid, data[pos], message.stream_id,
-                               message.timestamp + ts - first, data[pos + 11 : end]))
+        out.append(
+            RtmpMessage(
+                message.csid,
+                data[pos],
+                message.stream_id,
+                message.timestamp + ts - first,
+                data[pos + 11 : end],
+            )
+        )
         pos = end + 4  # skip the back pointer
     return out

@@ -1,0 +1,96 @@
+"""The ``captioncast`` command: ``serve``, ``demo``, ``subscribe``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from captioncast.config import ServeConfig, env_defaults
+from captioncast.errors import CaptioncastError
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    d = ServeConfig()
+    p.add_argument("--host", help=f"HTTP listen address (default {d.host})")
+    p.add_argument("--port", type=int, help=f"HTTP port (default {d.port})")
+    p.add_argument("--rtmp-host", help="RTMP listen address (default: --host)")
+    p.add_argument("--rtmp-port", type=int, help=f"RTMP port (default {d.rtmp_port})")
+    p.add_argument("--public-host", help="host name publishers and viewers use in URLs")
+    p.add_argument("--data-dir", type=Path, help=f"flows, keys (default {d.data_dir})")
+    p.add_argument("--model", help="ASR model: base, tiny.en or a CTranslate2 directory")
+    p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--vad", help="voice activity detector: silero or energy")
+    p.add_argument("--log-level", help="debug, info, warning, error")
+
+
+def serve_config(args: argparse.Namespace) -> ServeConfig:
+    """Flags win over ``CAPTIONCAST_*`` variables, which win over the defaults."""
+    values: dict[str, object] = env_defaults()
+    for field in dataclasses.fields(ServeConfig):
+        given = getattr(args, field.name, None)
+        if given is not None:
+            values[field.name] = given
+    return ServeConfig(**values)  # type: ignore[arg-type]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="captioncast", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the captioning server")
+    _serve_args(serve)
+
+    demo = sub.add_parser("demo", help="server + a speech recording published to it")
+    _serve_args(demo)
+    demo.add_argument("--input", type=Path, help="media file to publish (default: synthesized)")
+    demo.add_argument("--keep-running", action="store_true", help="keep serving after the demo")
+
+    subscribe = sub.add_parser("subscribe", help="print a channel's captions live")
+    subscribe.add_argument("channel", help="e.g. demo-en-en")
+    subscribe.add_argument("--url", default="ws://127.0.0.1:8080/v1/ws")
+    subscribe.add_argument("--token", required=True, help="viewer token (POST /v1/tokens)")
+    subscribe.add_argument("--captions-only", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            config = serve_config(args)
+            _logging(config.log_level)
+            from captioncast.server import serve
+
+            asyncio.run(serve(config))
+        elif args.command == "demo":
+            config = serve_config(args)
+            _logging("warning")
+            from captioncast.demo import run_demo
+
+            status: int = asyncio.run(run_demo(config, args.input, args.keep_running))
+            return status
+        elif args.command == "subscribe":
+            from captioncast.client import run_subscriber
+
+            asyncio.run(run_subscriber(args.url, args.token, args.channel, args.captions_only))
+    except CaptioncastError as e:
+        print(f"captioncast: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

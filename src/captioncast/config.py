@@ -1,0 +1,54 @@
+"""Server settings: command-line flags, each also readable from a ``CAPTIONCAST_*`` variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from captioncast.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rtmp_host: str | None = None  # defaults to ``host``
+    rtmp_port: int = 1935
+    public_host: str | None = None  # the host publishers and viewers use; defaults to host
+    data_dir: Path = Path("./data")
+    model: str = "base"
+    device: str = "auto"
+    vad: str = "silero"
+    log_level: str = "info"
+
+    @property
+    def advertised_host(self) -> str:
+        if self.public_host:
+            return self.public_host
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+
+
+ENV_PREFIX = "CAPTIONCAST_"
+_INT_FIELDS = {"port", "rtmp_port"}
+
+
+def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Settings given through ``CAPTIONCAST_HOST``, ``CAPTIONCAST_PORT``, … ."""
+    env = os.environ if environ is None else environ
+    out: dict[str, object] = {}
+    for name in ServeConfig.__dataclass_fields__:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None or raw == "":
+            continue
+        if name in _INT_FIELDS:
+            try:
+                out[name] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a number") from None
+        elif name == "data_dir":
+            out[name] = Path(raw)
+        else:
+            out[name] = raw
+    return out

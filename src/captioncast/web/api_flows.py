@@ -1,0 +1,163 @@
+"""``/v1/flows``: create, list, get, delete, start and stop flows."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from fastapi import APIRouter, Response
+
+from captioncast.core.channels import flow_channels
+from captioncast.errors import ApiError
+from captioncast.store.base import (
+    CaptionLayout,
+    FlowRecord,
+    FlowSpec,
+    FlowStatus,
+    InvalidFlow,
+    InvalidTransition,
+    StreamNameTaken,
+)
+from captioncast.web.models import (
+    CaptionOut,
+    ChannelOut,
+    FlowIn,
+    FlowList,
+    FlowOut,
+    RtmpDetails,
+)
+from captioncast.web.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def flow_out(flow: FlowRecord, services: Services) -> FlowOut:
+    """The API view of a flow."""
+    url = services.runtime.rtmp_url(flow)
+    channels = flow_channels(
+        flow.flow_id, flow.stream_name, flow.source_language, flow.target_languages
+    )
+    return FlowOut(
+        flow_id=flow.flow_id,
+        name=flow.name,
+        stream_name=flow.stream_name,
+        source=flow.source,
+        status=flow.status,
+        error=flow.error,
+        source_language=flow.source_language,
+        target_languages=list(flow.target_languages),
+        max_latency=flow.max_latency,
+        caption=CaptionOut(
+            max_chars_per_line=flow.caption.max_chars_per_line,
+            max_lines=flow.caption.max_lines,
+        ),
+        model=flow.model,
+        rtmp_details=RtmpDetails(
+            url=url, stream_key=flow.stream_key, full_url=f"{url.rstrip('/')}/{flow.stream_key}"
+        ),
+        channels=[
+            ChannelOut(name=c.name, language=c.language, service_type=c.service_type)
+            for c in channels
+        ],
+        created_at=flow.created_at,
+        updated_at=flow.updated_at,
+    )
+
+
+def _conflict(exc: InvalidTransition, action: str) -> ApiError:
+    return ApiError(409, "invalid_transition", f"cannot {action} a flow that is {exc.current}")
+
+
+async def stop_flow(services: Services, flow: FlowRecord) -> FlowRecord:
+    """Stop an active flow: ``stopping``, runtime stop, then ``ended``. Raises ApiError."""
+    try:
+        flow = await services.store.update_status(flow.flow_id, FlowStatus.STOPPING)
+    except InvalidTransition as exc:
+        raise _conflict(exc, "stop") from exc
+    try:
+        await services.runtime.stop(flow)
+    except Exception as exc:
+        log.exception("stopping flow %s failed", flow.flow_id)
+        with contextlib.suppress(InvalidTransition):
+            await services.store.update_status(flow.flow_id, FlowStatus.ERROR, "stop failed")
+        raise ApiError(500, "stop_failed", "the flow could not be stopped cleanly") from exc
+    try:
+        return await services.store.update_status(flow.flow_id, FlowStatus.ENDED)
+    except InvalidTransition:
+        return await services.store.get(flow.flow_id)  # the runtime already settled it
+
+
+def flows_router(services: Services) -> APIRouter:
+    """The flow management routes."""
+    router = APIRouter(prefix="/v1/flows", tags=["flows"])
+
+    @router.post("", status_code=201, response_model=FlowOut)
+    async def create_flow(body: FlowIn) -> FlowOut:
+        """Create a flow; it starts in ``created``."""
+        if body.source != "rtmp_push":
+            raise ApiError(422, "not_supported", f"source {body.source!r} is not supported yet")
+        try:
+            spec = FlowSpec(
+                name=body.name,
+                source_language=body.source_language,
+                target_languages=tuple(body.target_languages),
+                source=body.source,
+                url=body.url,
+                max_latency=body.max_latency,
+                caption=CaptionLayout(body.caption.max_chars_per_line, body.caption.max_lines),
+                model=body.model,
+            )
+        except InvalidFlow as exc:
+            raise ApiError(422, "invalid_flow", str(exc)) from exc
+        try:
+            flow = await services.store.create(spec)
+        except StreamNameTaken as exc:
+            raise ApiError(409, "name_taken", str(exc)) from exc
+        services.open_channels(flow)
+        return flow_out(flow, services)
+
+    @router.get("", response_model=FlowList)
+    async def list_flows() -> FlowList:
+        """Every flow, oldest first."""
+        return FlowList(flows=[flow_out(f, services) for f in await services.store.list()])
+
+    @router.get("/{flow_id}", response_model=FlowOut)
+    async def get_flow(flow_id: str) -> FlowOut:
+        """One flow."""
+        return flow_out(await services.store.get(flow_id), services)
+
+    @router.delete("/{flow_id}", status_code=204, response_class=Response)
+    async def delete_flow(flow_id: str) -> Response:
+        """Delete a flow, stopping it first if it is running."""
+        flow = await services.store.get(flow_id)
+        if flow.status in (FlowStatus.STARTING, FlowStatus.LIVE):
+            await stop_flow(services, flow)
+        await services.store.delete(flow_id)
+        services.close_channels(flow_id)
+        return Response(status_code=204)
+
+    @router.post("/{flow_id}/start", response_model=FlowOut)
+    async def start_flow(flow_id: str) -> FlowOut:
+        """Start accepting the publisher (``created``/``ended``/``error`` → ``starting``)."""
+        flow = await services.store.get(flow_id)
+        try:
+            flow = await services.store.update_status(flow_id, FlowStatus.STARTING)
+        except InvalidTransition as exc:
+            raise _conflict(exc, "start") from exc
+        services.open_channels(flow)
+        try:
+            await services.runtime.start(flow)
+        except Exception as exc:
+            log.exception("starting flow %s failed", flow_id)
+            with contextlib.suppress(InvalidTransition):
+                await services.store.update_status(flow_id, FlowStatus.ERROR, "start failed")
+            raise ApiError(500, "start_failed", "the flow could not be started") from exc
+        return flow_out(await services.store.get(flow_id), services)
+
+    @router.post("/{flow_id}/stop", response_model=FlowOut)
+    async def stop(flow_id: str) -> FlowOut:
+        """Stop a flow: flush, end of stream, ``ended``."""
+        flow = await services.store.get(flow_id)
+        return flow_out(await stop_flow(services, flow), services)
+
+    return router

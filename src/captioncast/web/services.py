@@ -1,0 +1,91 @@
+"""What the web app is built from: the services it serves, its settings, the runtime hook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from captioncast.auth.apikey import ApiKey
+from captioncast.auth.tokens import TokenAuthority
+from captioncast.bus.base import Broker
+from captioncast.core.channels import ChannelRegistry, flow_channels
+from captioncast.store.base import FlowRecord, FlowStore
+
+if TYPE_CHECKING:
+    from captioncast.web.ws_endpoint import ConnectionSet
+
+
+class FlowRuntime(Protocol):
+    """Runs flows: the part of captioncast that owns ingest and pipelines."""
+
+    async def start(self, flow: FlowRecord) -> None:
+        """Begin accepting the flow's publisher. The flow is ``starting`` when called;
+        the runtime moves it to ``live`` (through the store) once media arrives."""
+        ...
+
+    async def stop(self, flow: FlowRecord) -> None:
+        """Flush, publish the end of stream, and return; the API then marks it ``ended``."""
+        ...
+
+    def rtmp_url(self, flow: FlowRecord) -> str:
+        """Where the publisher pushes to, without the stream key (``rtmp://host:1935/live``)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """Tunables of the REST API and the WebSocket endpoint (seconds, counts)."""
+
+    token_ttl_default: int = 3600
+    token_ttl_min: int = 10
+    token_ttl_max: int = 86_400
+    ws_auth_timeout: float = 10.0
+    ws_max_age: float = 7200.0
+    ws_max_subscriptions: int = 32
+    ws_max_message_chars: int = 4096
+    ws_send_timeout: float = 10.0
+    ws_close_timeout: float = 2.0
+
+
+def _connection_set() -> ConnectionSet:
+    from captioncast.web.ws_endpoint import ConnectionSet
+
+    return ConnectionSet()
+
+
+@dataclass
+class Services:
+    """Everything the app serves; built by the caller, shared by every request.
+
+    ``connections`` tracks open WebSocket connections; call
+    ``await services.connections.close_all()`` before the server stops so viewers get
+    1001 Going Away (uvicorn itself would close them with 1012).
+    """
+
+    store: FlowStore
+    broker: Broker
+    channels: ChannelRegistry
+    tokens: TokenAuthority
+    api_key: ApiKey
+    runtime: FlowRuntime
+    settings: WebSettings = field(default_factory=WebSettings)
+    connections: ConnectionSet = field(default_factory=_connection_set)
+
+    def open_channels(self, flow: FlowRecord) -> None:
+        """Register the flow's channels with the registry and the broker (idempotent)."""
+        infos = flow_channels(
+            flow.flow_id, flow.stream_name, flow.source_language, flow.target_languages
+        )
+        self.channels.register_all(infos)
+        for info in infos:
+            self.broker.register(info)
+
+    def close_channels(self, flow_id: str) -> None:
+        """Forget the flow's channels; their subscribers are told the channel closed."""
+        for info in self.channels.unregister_flow(flow_id):
+            self.broker.close(info.name)
+
+    async def restore_channels(self) -> None:
+        """Open the channels of every stored flow (at start-up)."""
+        for flow in await self.store.list():
+            self.open_channels(flow)
