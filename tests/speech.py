@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import wave
@@ -71,8 +72,8 @@ def speech_sample(cache_dir: Path = CACHE_DIR) -> SpeechSample:
     if not (wav_path.is_file() and meta_path.is_file()):
         cache_dir.mkdir(parents=True, exist_ok=True)
         audio, spans = _synthesize(voice_model)
+        _atomic_write(meta_path, json.dumps({"spans": spans}).encode())
         _write_wav(wav_path, audio)
-        meta_path.write_text(json.dumps({"spans": spans}))
     spans = json.loads(meta_path.read_text())["spans"]
     sentences = tuple(
         SpokenSentence(text, float(start), float(end))
@@ -118,7 +119,7 @@ def _ffmpeg(args: list[str], out: Path) -> None:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise RuntimeError("ffmpeg is not installed; run scripts/setup")
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp{out.suffix}")
     cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *args, str(tmp)]
     subprocess.run(cmd, check=True, timeout=120)
     tmp.replace(out)
@@ -136,6 +137,7 @@ def _cache_key(voice_model: Path) -> str:
         "pauses": PAUSES,
         "edge": EDGE_SILENCE,
         "peak": PEAK,
+        "noise": 0.0,
         "voice": voice_model.name,
         "voice_size": voice_model.stat().st_size,
         "piper": version("piper-tts"),
@@ -144,15 +146,17 @@ def _cache_key(voice_model: Path) -> str:
 
 
 def _synthesize(voice_model: Path) -> tuple[Samples, list[tuple[float, float]]]:
-    from piper import PiperVoice
+    from piper import PiperVoice, SynthesisConfig
 
     voice = PiperVoice.load(voice_model)
+    # Without generator noise piper is deterministic: every checkout renders the same audio.
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     rate = voice.config.sample_rate
     pieces: list[Samples] = [_silence(EDGE_SILENCE)]
     spans: list[tuple[float, float]] = []
     position = EDGE_SILENCE
     for index, sentence in enumerate(SENTENCES):
-        raw = np.concatenate([chunk.audio_float_array for chunk in voice.synthesize(sentence)])
+        raw = np.concatenate([c.audio_float_array for c in voice.synthesize(sentence, config)])
         speech = _trim(_resample(raw.astype(np.float32), rate, SAMPLE_RATE))
         spans.append((round(position, 4), round(position + len(speech) / SAMPLE_RATE, 4)))
         pieces.append(speech)
@@ -181,9 +185,16 @@ def _resample(audio: Samples, src_rate: int, dst_rate: int) -> Samples:
     return (resized * (out_len / len(audio))).astype(np.float32)
 
 
+def _atomic_write(path: Path, data: bytes) -> None:
+    # Two test sessions may build the cache at once; each writes its own file and renames.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
 def _write_wav(path: Path, audio: Samples) -> None:
     pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2")
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with wave.open(str(tmp), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)

@@ -90,6 +90,8 @@ def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # faster-whisper logs every decode at INFO: several lines a second on a live flow.
+    logging.getLogger("faster_whisper").setLevel(max(logging.WARNING, logging.root.level))
 
 
 if __name__ == "__main__":

@@ -132,8 +132,8 @@ async def _fresh_flow(api: httpx.AsyncClient) -> dict[str, Any]:
         if flow["name"] == STREAM:
             await _call(api, "DELETE", f"/v1/flows/{flow['flow_id']}")
     body = {"name": STREAM, "source": "rtmp_push", "source_language": "en", "max_latency": 5}
-    flow: dict[str, Any] = await _call(api, "POST", "/v1/flows", body)
-    return flow
+    created: dict[str, Any] = await _call(api, "POST", "/v1/flows", body)
+    return created
 
 
 async def _call(

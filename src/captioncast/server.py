@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 import uvicorn
 
 from captioncast.auth.apikey import load_api_key
 from captioncast.auth.tokens import TokenAuthority
 from captioncast.bus.memory import MemoryBroker
 from captioncast.config import ServeConfig
+from captioncast.core.audio import SAMPLE_RATE
 from captioncast.core.channels import ChannelRegistry
 from captioncast.engines.asr.base import AsrEngine
 from captioncast.engines.asr.registry import load_asr_engine
@@ -61,7 +64,14 @@ async def build(config: ServeConfig) -> Server:
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
 
     def load_engine(spec: str) -> AsrEngine:
-        return load_asr_engine("faster-whisper", spec, device=config.device)
+        # One inference thread per core: CTranslate2's default of four oversubscribes a
+        # small machine and slows every decode.
+        engine = load_asr_engine(
+            "faster-whisper", spec, device=config.device, cpu_threads=os.cpu_count() or 0
+        )
+        # The first decode pays for memory allocation; pay it before a flow's first words.
+        engine.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), prompt="", language="en")
+        return engine
 
     def new_vad() -> VadModel:
         return load_vad(config.vad)
@@ -94,7 +104,7 @@ async def build(config: ServeConfig) -> Server:
             port=config.port,
             log_level=config.log_level,
             lifespan="off",
-            ws="websockets",
+            ws="websockets-sansio",
         )
     )
     return Server(config, services, runtime, rtmp, http, executor)

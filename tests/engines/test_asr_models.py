@@ -177,9 +177,7 @@ def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
         resolve_model("tiny.en")
 
 
-def test_cache_dir_follows_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CAPTIONCAST_MODEL_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "captioncast" / "models"

@@ -38,8 +38,9 @@ class FakePublisher:
         return self.writer.write(csid, msg.COMMAND_AMF0, stream_id, 0, payload)
 
     def connect(self, app: str = "live") -> bytes:
-        return self.command("connect", 1, {"app": app, "type": "nonprivate",
-                                           "tcUrl": f"rtmp://127.0.0.1/{app}"})
+        return self.command(
+            "connect", 1, {"app": app, "type": "nonprivate", "tcUrl": f"rtmp://127.0.0.1/{app}"}
+        )
 
     def publish_sequence(self, key: str) -> bytes:
         """releaseStream, FCPublish, createStream, then publish on stream 1, as ffmpeg sends."""
@@ -82,8 +83,7 @@ class ServerReplies:
         return new
 
     def commands(self) -> list[list[amf0.AmfValue]]:
-        return [amf0.decode_all(m.payload) for m in self.messages
-                if m.type_id == msg.COMMAND_AMF0]
+        return [amf0.decode_all(m.payload) for m in self.messages if m.type_id == msg.COMMAND_AMF0]
 
     def of_type(self, type_id: int) -> list[RtmpMessage]:
         return [m for m in self.messages if m.type_id == type_id]

@@ -65,16 +65,29 @@ def test_decodes_hand_built_connect_command() -> None:
         return struct.pack(">H", len(text)) + text.encode()
 
     data = (
-        b"\x02" + short("connect")
-        + b"\x00" + struct.pack(">d", 1.0)
-        + b"\x03" + short("app") + b"\x02" + short("live")
-        + short("tcUrl") + b"\x02" + short("rtmp://h/live")
+        b"\x02"
+        + short("connect")
+        + b"\x00"
+        + struct.pack(">d", 1.0)
+        + b"\x03"
+        + short("app")
+        + b"\x02"
+        + short("live")
+        + short("tcUrl")
+        + b"\x02"
+        + short("rtmp://h/live")
         + b"\x00\x00\x09"
         + b"\x06"  # undefined
-        + b"\x0b" + struct.pack(">d", 1.5e12) + b"\x00\x00"  # date
+        + b"\x0b"
+        + struct.pack(">d", 1.5e12)
+        + b"\x00\x00"  # date
     )
     assert amf0.decode_all(data) == [
-        "connect", 1.0, {"app": "live", "tcUrl": "rtmp://h/live"}, None, 1.5e12,
+        "connect",
+        1.0,
+        {"app": "live", "tcUrl": "rtmp://h/live"},
+        None,
+        1.5e12,
     ]
 
 

@@ -49,10 +49,14 @@ def test_basic_header_sizes(csid: int) -> None:
 
 def test_all_four_header_formats_and_deltas() -> None:
     data = (
-        fmt0(4, 1000, 3, 8, 1) + b"aaa"
-        + fmt1(4, 20, 2, 9) + b"bb"  # new length and type, delta 20
-        + fmt2(4, 30) + b"cc"  # same length and type, delta 30
-        + fmt3(4) + b"dd"  # everything repeated, delta 30 again
+        fmt0(4, 1000, 3, 8, 1)
+        + b"aaa"
+        + fmt1(4, 20, 2, 9)
+        + b"bb"  # new length and type, delta 20
+        + fmt2(4, 30)
+        + b"cc"  # same length and type, delta 30
+        + fmt3(4)
+        + b"dd"  # everything repeated, delta 30 again
     )
     assert summary(ChunkReader().feed(data)) == [
         (4, 8, 1, 1000, b"aaa"),
@@ -89,7 +93,9 @@ def test_timestamp_wraps_past_32_bits() -> None:
     start = 0xFFFFFFF0
     data = fmt0(4, start, 1, 8, 1) + b"a" + fmt2(4, 0x20) + b"b" + fmt3(4) + b"c"
     assert [m.timestamp for m in ChunkReader().feed(data)] == [
-        start, start + 0x20, start + 0x40,
+        start,
+        start + 0x20,
+        start + 0x40,
     ]
 
 
@@ -101,10 +107,14 @@ def test_absolute_timestamp_after_wrap_is_unwrapped() -> None:
 def test_interleaved_chunk_streams() -> None:
     audio, video = b"A" * 200, b"V" * 150
     data = (
-        fmt0(6, 0, 150, 9, 1) + video[:128]
-        + fmt0(4, 0, 200, 8, 1) + audio[:128]
-        + fmt3(6) + video[128:]
-        + fmt3(4) + audio[128:]
+        fmt0(6, 0, 150, 9, 1)
+        + video[:128]
+        + fmt0(4, 0, 200, 8, 1)
+        + audio[:128]
+        + fmt3(6)
+        + video[128:]
+        + fmt3(4)
+        + audio[128:]
     )
     assert summary(ChunkReader().feed(data)) == [
         (6, 9, 1, 0, video),
@@ -130,9 +140,12 @@ def test_invalid_chunk_size_is_refused(size: int) -> None:
 
 def test_abort_discards_a_partial_message() -> None:
     data = (
-        fmt0(4, 0, 200, 8, 1) + bytes(128)  # incomplete: 72 bytes missing
-        + fmt0(2, 0, 4, 2, 0) + struct.pack(">I", 4)  # Abort chunk stream 4
-        + fmt0(4, 10, 2, 8, 1) + b"ok"
+        fmt0(4, 0, 200, 8, 1)
+        + bytes(128)  # incomplete: 72 bytes missing
+        + fmt0(2, 0, 4, 2, 0)
+        + struct.pack(">I", 4)  # Abort chunk stream 4
+        + fmt0(4, 10, 2, 8, 1)
+        + b"ok"
     )
     messages = ChunkReader().feed(data)
     assert [(m.type_id, m.payload) for m in messages] == [(2, struct.pack(">I", 4)), (8, b"ok")]
@@ -141,10 +154,16 @@ def test_abort_discards_a_partial_message() -> None:
 def test_byte_by_byte_feeding_gives_the_same_messages() -> None:
     ext = struct.pack(">I", 0xFFFFFF + 5)
     data = (
-        fmt0(320, 0xFFFFFF + 5, 300, 8, 1) + bytes(128)
-        + fmt3(320) + ext + bytes(128)
-        + fmt3(320) + ext + bytes(44)
-        + fmt0(4, 9, 3, 20, 0) + b"abc"
+        fmt0(320, 0xFFFFFF + 5, 300, 8, 1)
+        + bytes(128)
+        + fmt3(320)
+        + ext
+        + bytes(128)
+        + fmt3(320)
+        + ext
+        + bytes(44)
+        + fmt0(4, 9, 3, 20, 0)
+        + b"abc"
     )
     whole = summary(ChunkReader().feed(data))
     reader = ChunkReader()

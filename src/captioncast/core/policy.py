@@ -33,6 +33,9 @@ class PolicyConfig:
     pad: float = 0.3  # audio kept before the first speech frame
     speech_threshold: float = 0.5
     prompt_chars: int = 200
+    # A word heard this long before the end of the decoded audio is committed even without
+    # agreement, so the final text (and the captions made from it) never lag without bound.
+    commit_after: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,9 @@ class StreamingPolicy:
             self._hypothesis = []
         else:
             n = _agreement(self._hypothesis, hypothesis)
+            old = request.window_end - self.config.commit_after
+            while n < len(hypothesis) and hypothesis[n].end <= old:
+                n += 1
             committed, self._hypothesis = hypothesis[:n], hypothesis[n:]
         self._committed.extend(committed)
         del self._committed[:-200]

@@ -22,6 +22,7 @@ from captioncast.pipeline.recognizer import Recognizer
 log = logging.getLogger(__name__)
 
 WAKE_AFTER = 0.2  # seconds of new audio that wake the recognizer
+DEADLINE_CHECK = 0.2  # how often a pending caption block is checked against max latency
 MAX_PENDING = 120.0  # seconds of audio held for a recognizer that fell behind
 
 
@@ -84,6 +85,8 @@ class FlowRun:
         self._session = 0
         self._decoders: dict[int, AudioDecoder] = {}
         self._task: asyncio.Task[None] | None = None
+        self._deadline_task: asyncio.Task[None] | None = None
+        self._publishing = asyncio.Lock()  # keeps each batch of responses in order
         self.dropped_seconds = 0.0
         self.published = 0
 
@@ -101,11 +104,12 @@ class FlowRun:
         self._wake.set()
         if self._task is not None:
             await self._task
+        if self._deadline_task is not None:
+            self._deadline_task.cancel()
         now = self.timeline.now
-        for response in self.captioner.end_of_stream(now):
-            await self._publish(self.source.name, response)
+        await self._publish_all(self.source.name, self.captioner.end_of_stream(now))
         for target in self.targets:
-            await self._publish(target.name, self._end_of_stream(target, now))
+            await self._publish_all(target.name, [self._end_of_stream(target, now)])
 
     # --- publisher side -----------------------------------------------------------------
 
@@ -165,20 +169,32 @@ class FlowRun:
                     self.executor, self.recognizer.step, chunks, flush
                 )
                 now = self.timeline.now
-                for update in updates:
-                    for response in self.captioner.update(update, now):
-                        await self._publish(self.source.name, response)
-                for response in self.captioner.tick(now):
-                    await self._publish(self.source.name, response)
+                async with self._publishing:
+                    for update in updates:
+                        await self._publish(self.captioner.update(update, now))
+                    await self._publish(self.captioner.tick(now))
             if self._stopping and not self._pending and not self._flush:
                 return
 
-    async def _publish(self, channel: str, response: Response) -> None:
-        try:
-            await self.broker.publish(channel, response)
-            self.published += 1
-        except Exception:
-            log.exception("flow %s: publishing on %s failed", self.flow_id, channel)
+    async def _deadlines(self) -> None:
+        """Send a pending caption block when its max latency comes, even while the
+        recognizer is busy with a decode: the audio clock keeps moving as frames arrive."""
+        while True:
+            await asyncio.sleep(DEADLINE_CHECK)
+            if self.captioner.segmenter.pending:
+                async with self._publishing:
+                    await self._publish(self.captioner.tick(self.timeline.now))
+
+    async def _publish(self, responses: list[Response]) -> None:
+        await self._publish_all(self.source.name, responses)
+
+    async def _publish_all(self, channel: str, responses: list[Response]) -> None:
+        for response in responses:
+            try:
+                await self.broker.publish(channel, response)
+                self.published += 1
+            except Exception:
+                log.exception("flow %s: publishing on %s failed", self.flow_id, channel)
 
     def _end_of_stream(self, channel: ChannelSpec, now: float) -> Response:
         ctx = ResponseContext(channel.language, "translation", self._speaker, self.timeline.at)

@@ -12,6 +12,7 @@ from captioncast.bus.base import Broker
 from captioncast.core.audio import PcmFrame
 from captioncast.core.channels import channel_name
 from captioncast.core.layout import CaptionLayout
+from captioncast.core.policy import PolicyConfig
 from captioncast.engines.asr.base import AsrEngine
 from captioncast.engines.vad.base import VadModel
 from captioncast.errors import StoreError
@@ -32,6 +33,12 @@ class RuntimeSettings:
     rtmp_port: int = 1935
     rtmp_app: str = "live"
     default_model: str = "base"
+
+
+def policy_config(max_latency: float) -> PolicyConfig:
+    """Streaming settings for a flow: words are forced final early enough that a caption
+    block made of them can still go out within ``max_latency``."""
+    return PolicyConfig(commit_after=min(max(max_latency - 2.0, 1.5), 10.0))
 
 
 class EngineCache:
@@ -95,7 +102,7 @@ class PipelineRuntime:
             return
         engine = await self.engines.get(flow.model or self.settings.default_model)
         vad = await asyncio.get_running_loop().run_in_executor(self.executor, self.vad_factory)
-        recognizer = Recognizer(engine, vad, flow.source_language)
+        recognizer = Recognizer(engine, vad, flow.source_language, policy_config(flow.max_latency))
         name = flow.stream_name
         source = ChannelSpec(
             channel_name(name, flow.source_language, flow.source_language),

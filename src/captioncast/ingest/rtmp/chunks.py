@@ -11,10 +11,11 @@ raises :class:`~captioncast.errors.RtmpProtocolError`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from captioncast.errors import RtmpProtocolError
-from captioncast.ingest.rtmp.messages import ABORT, SET_CHUNK_SIZE
+from captioncast.ingest.rtmp.messages import ABORT, SET_CHUNK_SIZE, RtmpMessage
+
+__all__ = ["ChunkReader", "ChunkWriter", "RtmpMessage", "encode_basic_header"]
 
 DEFAULT_CHUNK_SIZE = 128
 MAX_CHUNK_SIZE = 0x7FFFFFFF
@@ -24,21 +25,6 @@ MAX_CHUNK_STREAMS = 64
 _EXTENDED = 0xFFFFFF
 _WRAP = 1 << 32
 _HEADER_SIZES = (11, 7, 3, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class RtmpMessage:
-    """One reassembled message.
-
-    ``timestamp`` is absolute in milliseconds on its chunk stream, with deltas applied and
-    32-bit wrap-around unwrapped (it may exceed 2**32 on a stream that runs for weeks).
-    """
-
-    csid: int
-    type_id: int
-    stream_id: int
-    timestamp: int
-    payload: bytes
 
 
 class _ChunkStream:

@@ -51,6 +51,10 @@ class RtmpConnection:
         self._deadline = 0.0
         self.peer = _format_peer(writer.get_extra_info("peername"))
 
+    def abort(self) -> None:
+        """Drop the connection at once; ``run()`` then ends as if the peer had vanished."""
+        self._writer.transport.abort()
+
     async def run(self) -> None:
         """Serve the connection until either side ends it; never raises (but CancelledError)."""
         self._deadline = asyncio.get_running_loop().time() + self._handshake_timeout

@@ -13,6 +13,8 @@ __all__ = ["Authorize", "RtmpPublishSink", "RtmpServer"]
 
 logger = logging.getLogger(__name__)
 
+_CLOSE_GRACE = 2.0
+
 
 class RtmpServer:
     """Accepts RTMP publishers and hands each accepted stream to the sink ``authorize`` gives.
@@ -40,7 +42,7 @@ class RtmpServer:
         self._idle_timeout = idle_timeout
         self._max_connections = max_connections
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: dict[RtmpConnection, asyncio.Task[None]] = {}
 
     @property
     def port(self) -> int:
@@ -61,10 +63,15 @@ class RtmpServer:
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Dropping each transport ends its read loop the same way a vanished peer would.
+        for connection in list(self._connections):
+            connection.abort()
+        tasks = list(self._connections.values())
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=_CLOSE_GRACE)
+            for task in late:  # stuck in an authorize callback, say
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
 
@@ -90,7 +97,7 @@ class RtmpServer:
             handshake_timeout=self._handshake_timeout,
             idle_timeout=self._idle_timeout,
         )
-        if self._server is None or len(self._tasks) >= self._max_connections:
+        if self._server is None or len(self._connections) >= self._max_connections:
             logger.warning(
                 "refusing RTMP connection from %s: too many connections", connection.peer
             )
@@ -98,8 +105,12 @@ class RtmpServer:
             return
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
+        self._connections[connection] = task
         try:
             await connection.run()
+        except asyncio.CancelledError:
+            # Only close() cancels this task. Ending normally matters: Python 3.11's stream
+            # server logs an error for a handler task that ends cancelled.
+            pass
         finally:
-            self._tasks.discard(task)
+            del self._connections[connection]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from captioncast.errors import RtmpProtocolError
 from captioncast.ingest.rtmp import amf0
 from captioncast.ingest.rtmp import messages as msg
-from captioncast.ingest.rtmp.chunks import MAX_MESSAGE_SIZE, ChunkReader, ChunkWriter, RtmpMessage
+from captioncast.ingest.rtmp.chunks import MAX_MESSAGE_SIZE, ChunkReader, ChunkWriter
 from captioncast.ingest.rtmp.events import (
     AudioData,
     Connected,
@@ -30,9 +30,9 @@ from captioncast.ingest.rtmp.events import (
     Unpublished,
     VideoData,
 )
+from captioncast.ingest.rtmp.handshake import ServerHandshake
+from captioncast.ingest.rtmp.messages import RtmpMessage
 
-HANDSHAKE_SIZE = 1536
-RTMP_VERSION = 3
 MAX_STREAMS = 8
 # Messages that may wait while the driver decides on a publish request.
 MAX_HELD_MESSAGES = 1024
@@ -69,10 +69,9 @@ class RtmpServerSession:
         self.close_expected = False
         self._chunk_size = chunk_size
         self._window_ack_size = window_ack_size
-        self._random_bytes = random_bytes
         self._reader = ChunkReader(max_message_size=max_message_size)
         self._writer = ChunkWriter()
-        self._handshake = bytearray()
+        self._handshake = ServerHandshake(random_bytes)
         self._events: list[RtmpEvent] = []
         self._out = bytearray()
         self._held: list[RtmpMessage] = []
@@ -139,27 +138,14 @@ class RtmpServerSession:
         self.state = SessionState.CLOSED
         self.close_expected = True
 
-    # -- handshake ---------------------------------------------------------------------------
-
     def _receive_handshake(self, data: bytes) -> bytes:
         """Consume handshake bytes; return what follows the handshake."""
-        self._handshake += data
-        if self.state is SessionState.AWAIT_C0C1:
-            if self._handshake[0] != RTMP_VERSION:
-                raise RtmpProtocolError(f"unsupported RTMP version {self._handshake[0]}")
-            if len(self._handshake) < 1 + HANDSHAKE_SIZE:
-                return b""
-            c1 = bytes(self._handshake[1 : 1 + HANDSHAKE_SIZE])
-            del self._handshake[: 1 + HANDSHAKE_SIZE]
-            # S1 with a zero version field: peers then use the plain handshake, no digests.
-            s1 = bytes(8) + self._random_bytes(HANDSHAKE_SIZE - 8)
-            self._out += bytes([RTMP_VERSION]) + s1 + c1  # S0, S1, S2 (C1 echoed)
+        reply, rest = self._handshake.receive(data)
+        self._out += reply
+        if reply:
             self.state = SessionState.AWAIT_C2
-        if len(self._handshake) < HANDSHAKE_SIZE:
-            return b""
-        rest = bytes(self._handshake[HANDSHAKE_SIZE:])
-        self._handshake = bytearray()
-        self.state = SessionState.AWAIT_CONNECT
+        if self._handshake.done:
+            self.state = SessionState.AWAIT_CONNECT
         return rest
 
     def _maybe_acknowledge(self) -> None:
@@ -193,7 +179,7 @@ class RtmpServerSession:
         elif kind in (msg.AUDIO, msg.VIDEO):
             self._media(kind, message.stream_id, message.timestamp, message.payload)
         elif kind == msg.AGGREGATE:
-            for sub in split_aggregate(message):
+            for sub in msg.split_aggregate(message):
                 if sub.type_id in (msg.AUDIO, msg.VIDEO, msg.DATA_AMF0):  # never nested
                     self._handle(sub)
         # Everything else (acks, bandwidth, shared objects) needs nothing from an ingest server.
@@ -220,7 +206,7 @@ class RtmpServerSession:
         if self.state is not SessionState.PUBLISHING:
             return
         try:
-            values = amf0.decode_all(_amf0_body(message))
+            values = amf0.decode_all(msg.amf0_body(message))
         except RtmpProtocolError:
             return  # bad metadata is not worth dropping the stream for
         if values[:1] == ["@setDataFrame"]:
@@ -229,7 +215,7 @@ class RtmpServerSession:
             self._events.append(Metadata(dict(values[1])))
 
     def _command(self, message: RtmpMessage) -> None:
-        values = amf0.decode_all(_amf0_body(message))
+        values = amf0.decode_all(msg.amf0_body(message))
         if len(values) < 2 or not isinstance(values[0], str) or not isinstance(values[1], float):
             raise RtmpProtocolError("command without a name and transaction id")
         name, txn, args = values[0], values[1], values[2:]
@@ -316,34 +302,3 @@ class RtmpServerSession:
             self._publish_stream_id,
             amf0.encode("onStatus", 0, None, info),
         )
-
-
-def _amf0_body(message: RtmpMessage) -> bytes:
-    # AMF3 command and data messages start with one format byte, then AMF0 in practice.
-    if message.type_id in (msg.COMMAND_AMF3, msg.DATA_AMF3) and message.payload[:1] == b"\x00":
-        return message.payload[1:]
-    return message.payload
-
-
-def split_aggregate(message: RtmpMessage) -> list[RtmpMessage]:
-    """The FLV tags inside an aggregate message, re-timed onto the message's timestamp."""
-    data, pos, out = message.payload, 0, []
-    first: int | None = None
-    while pos + 11 <= len(data):
-        size = int.from_bytes(data[pos + 1 : pos + 4], "big")
-        ts = int.from_bytes(data[pos + 4 : pos + 7], "big") | (data[pos + 7] << 24)
-        end = pos + 11 + size
-        if end > len(data):
-            raise RtmpProtocolError("aggregate message truncated")
-        first = ts if first is None else first
-        out.append(
-            RtmpMessage(
-                message.csid,
-                data[pos],
-                message.stream_id,
-                message.timestamp + ts - first,
-                data[pos + 11 : end],
-            )
-        )
-        pos = end + 4  # skip the back pointer
-    return out
