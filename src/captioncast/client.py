@@ -65,8 +65,9 @@ class _Session:
         elif message.get("type") == "subscribed":
             if not message.get("recovered"):
                 if self.position is not None:
-                    log.warning("channel %s: could not resume, some messages were missed",
-                                self.channel)
+                    log.warning(
+                        "channel %s: could not resume, some messages were missed", self.channel
+                    )
                 pos = message.get("position") or {}
                 self.position = StreamPosition(int(pos.get("seq", 0)), str(pos.get("epoch", "")))
         elif message.get("type") == "unsubscribed":
@@ -121,6 +122,27 @@ async def subscribe(
         backoff = min(backoff * 2, max_backoff)
 
 
+async def print_captions(
+    url: str,
+    token: str,
+    channel: str,
+    captions_only: bool = False,
+    *,
+    out: TextIO | None = None,
+) -> StreamPosition | None:
+    """Subscribe to ``channel`` and print it until the end of stream (see CaptionPrinter).
+
+    Raises SubscribeError when the server refuses.
+    """
+    printer = CaptionPrinter(out, mode="captions" if captions_only else "transcript")
+    return await subscribe(url, token, channel, printer)
+
+
+async def run_subscriber(url: str, token: str, channel: str, captions_only: bool = False) -> None:
+    """What ``captioncast subscribe`` runs: print one channel until its end of stream."""
+    await print_captions(url, token, channel, captions_only)
+
+
 class CaptionPrinter:
     """Renders envelopes in a terminal.
 
@@ -161,7 +183,7 @@ class CaptionPrinter:
             return
         width = max(10, shutil.get_terminal_size().columns - 1)
         if len(text) > width:
-            text = "…" + text[-(width - 1):]
+            text = "…" + text[-(width - 1) :]
         self.out.write("\r" + text.ljust(self._shown))
         self._shown = len(text)
 

@@ -111,15 +111,19 @@ async def build(config: ServeConfig) -> Server:
 
 
 async def restore_flows(server: Server) -> None:
-    """Open every flow's channels; restart those that were running."""
-    for flow in await server.services.store.list():
-        server.services.open_channels(flow)
-        if flow.status in ACTIVE_STATUSES:
+    """Open every flow's channels; restart those that were running when the process
+    stopped, and finish those that were stopping."""
+    store = server.services.store
+    await server.services.restore_channels()
+    for flow in await store.list():
+        if flow.status == FlowStatus.STOPPING:
+            await store.update_status(flow.flow_id, FlowStatus.ENDED)
+        elif flow.status in ACTIVE_STATUSES:
             try:
                 await server.runtime.start(flow)
-            except Exception as e:  # a flow that cannot restart must not stop the others
+            except Exception:  # a flow that cannot restart must not stop the others
                 log.exception("flow %s could not restart", flow.flow_id)
-                await server.services.store.update_status(flow.flow_id, FlowStatus.ERROR, str(e))
+                await store.update_status(flow.flow_id, FlowStatus.ERROR, "restart failed")
 
 
 async def serve(config: ServeConfig) -> None:
@@ -129,8 +133,9 @@ async def serve(config: ServeConfig) -> None:
     await server.rtmp.start()
     await restore_flows(server)
     loop = asyncio.get_running_loop()
+    exiting: list[asyncio.Task[None]] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, server.http.handle_exit, sig, None)
+        loop.add_signal_handler(sig, lambda: exiting.append(loop.create_task(_exit(server))))
     print(
         f"captioncast: HTTP on http://{config.host}:{config.port}, "
         f"RTMP on rtmp://{config.rtmp_host or config.host}:{server.rtmp.port}/live",
@@ -140,6 +145,12 @@ async def serve(config: ServeConfig) -> None:
         await server.http.serve()
     finally:
         await shutdown(server)
+
+
+async def _exit(server: Server) -> None:
+    # Viewers hear 1001 Going Away from us before uvicorn closes what is left with 1012.
+    await server.services.connections.close_all()
+    server.http.should_exit = True
 
 
 async def shutdown(server: Server) -> None:

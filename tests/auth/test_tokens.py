@@ -96,7 +96,9 @@ def test_key_persists_in_the_data_dir(tmp_path: Path) -> None:
 
 
 def test_jwks_holds_the_public_key(authority: TokenAuthority) -> None:
-    (jwk,) = authority.jwks()["keys"]  # type: ignore[misc]
+    keys = authority.jwks()["keys"]
+    assert isinstance(keys, list) and len(keys) == 1
+    jwk: dict[str, str] = keys[0]
     assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and jwk["kid"] == authority.kid
     raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
     public = Ed25519PublicKey.from_public_bytes(raw)

@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from captioncast.core.replay import ReplayLog

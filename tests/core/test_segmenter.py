@@ -53,11 +53,11 @@ def test_pause_between_final_words_closes_block() -> None:
 
 
 def test_max_latency_forces_block_out_before_deadline() -> None:
-    seg = CaptionSegmenter(max_latency=5.0, margin=1.5)
+    seg = CaptionSegmenter(max_latency=5.0, margin=0.5)
     ws = timed("and then the speaker kept going")
     assert seg.push(ws, now=3.0) == []
-    assert seg.tick(3.4) == []
-    blocks = seg.tick(3.6)
+    assert seg.tick(4.4) == []
+    blocks = seg.tick(4.6)
     assert len(blocks) == 1 and blocks[0].start == 0.0
 
 

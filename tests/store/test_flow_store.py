@@ -80,7 +80,7 @@ async def test_status_transitions_are_checked(store: SqliteFlowStore) -> None:
 
 async def test_flows_survive_a_restart(tmp_path: Path) -> None:
     first = SqliteFlowStore.in_data_dir(tmp_path)
-    flow = await first.create(spec(target_languages=("es-419", "de")))  # type: ignore[arg-type]
+    flow = await first.create(spec(target_languages=("es-419", "de")))
     await first.update_status(flow.flow_id, FlowStatus.STARTING)
     await first.close()
     second = SqliteFlowStore.in_data_dir(tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -228,7 +229,7 @@ async def test_slow_consumer_is_closed_4008(tmp_path: Path) -> None:
         # max_queue=1: the client stops reading from the socket, like a stuck viewer
         async with connect(live.ws_url, max_queue=1, max_size=None) as ws:
             await subscribe(ws, token(live), "demo-en-en")
-            pad = "x" * 65_536
+            pad = secrets.token_urlsafe(65_536)  # incompressible: the server deflates frames
             async with asyncio.timeout(20):
                 n = 0
                 while broker.subscriber_count("demo-en-en"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
 
@@ -48,7 +49,7 @@ def session() -> NativeSession:
     return NativeSession(verify, registry.resolve, NOW, SessionLimits(max_subscriptions=2))
 
 
-def sent(actions: list[object]) -> list[dict[str, object]]:
+def sent(actions: Sequence[object]) -> list[dict[str, object]]:
     return [json.loads(a.text) for a in actions if isinstance(a, Send)]
 
 

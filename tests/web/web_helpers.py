@@ -77,7 +77,7 @@ async def start_server(services: Services) -> LiveServer:
         ws="websockets-sansio", lifespan="on",
     )
     server = uvicorn.Server(config)
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # keep pytest's
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # keep pytest's
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
         while not server.started:

@@ -89,7 +89,10 @@ class ReplayLog:
         or holds NaN/infinity; the seq is not consumed then.
         """
         seq = self._last_seq + 1
-        text = encode_envelope(seq, self.epoch, self.channel, response)
+        try:
+            text = encode_envelope(seq, self.epoch, self.channel, response)
+        except TypeError as exc:
+            raise ValueError(f"response is not JSON-serializable: {exc}") from exc
         envelope = Envelope(seq, self.epoch, self.channel, text, is_partial_response(response))
         self._last_seq = seq
         self._messages.append(envelope)

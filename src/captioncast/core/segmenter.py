@@ -34,7 +34,7 @@ class CaptionSegmenter:
         layout: CaptionLayout | None = None,
         max_latency: float = 5.0,
         pause: float = 0.7,
-        margin: float = 1.5,
+        margin: float = 0.5,
     ) -> None:
         self.layout = layout or CaptionLayout()
         self.max_latency = max_latency

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -165,8 +166,16 @@ class FlowRun:
             chunks, self._pending, self._pending_seconds = self._pending, [], 0.0
             flush, self._flush = self._flush, False
             if chunks or flush:
+                started = time.perf_counter()
                 updates = await loop.run_in_executor(
                     self.executor, self.recognizer.step, chunks, flush
+                )
+                log.debug(
+                    "step: %d chunks in %.2f s, window %.1f s, behind %.2f s",
+                    len(chunks),
+                    time.perf_counter() - started,
+                    self.recognizer.policy.window_length,
+                    self._pending_seconds,
                 )
                 now = self.timeline.now
                 async with self._publishing:
@@ -190,6 +199,13 @@ class FlowRun:
 
     async def _publish_all(self, channel: str, responses: list[Response]) -> None:
         for response in responses:
+            if response["type"] == "captions" and log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "caption %.2f s after its first word (audio clock %.2f s): %s",
+                    time.time() - response["start_epoch"],
+                    self.timeline.now - response["start"],
+                    response["alternatives"][0]["transcript"],
+                )
             try:
                 await self.broker.publish(channel, response)
                 self.published += 1

@@ -38,7 +38,7 @@ class RuntimeSettings:
 def policy_config(max_latency: float) -> PolicyConfig:
     """Streaming settings for a flow: words are forced final early enough that a caption
     block made of them can still go out within ``max_latency``."""
-    return PolicyConfig(commit_after=min(max(max_latency - 2.0, 1.5), 10.0))
+    return PolicyConfig(commit_after=min(max(max_latency - 3.5, 1.0), 10.0))
 
 
 class EngineCache:
@@ -129,7 +129,8 @@ class PipelineRuntime:
         run.start()
         self._runs[flow.flow_id] = run
         self._by_key[flow.stream_key] = flow.flow_id
-        await self._set_status(flow.flow_id, FlowStatus.LIVE)
+        if flow.status != FlowStatus.LIVE:
+            await self._set_status(flow.flow_id, FlowStatus.LIVE)
         log.info("flow %s (%s) is live", flow.flow_id, name)
 
     async def stop(self, flow: FlowRecord) -> None:

@@ -98,12 +98,23 @@ class FasterWhisperEngine:
             word_timestamps=True,
             vad_filter=False,
             without_timestamps=False,
+            max_new_tokens=token_budget(audio.size / SAMPLE_RATE),
         )
         duration = audio.size / SAMPLE_RATE
         kept = tuple(_keep_speech(convert_segment(s, duration) for s in segments))
         return AsrResult(
             segments=kept, language=info.language, elapsed=time.perf_counter() - started
         )
+
+
+def token_budget(seconds: float) -> int:
+    """The most tokens one decode of ``seconds`` of audio may produce.
+
+    Fast speech is about four words (six tokens with punctuation and timestamps) a second; a
+    hypothesis far longer than that is a repetition loop, and letting it run would stall the
+    live path for tens of seconds. Whisper's own limit is 448 tokens per 30 s window.
+    """
+    return max(16, min(int(seconds * 8) + 16, 220))
 
 
 def convert_segment(segment: Any, duration: float) -> AsrSegment:
