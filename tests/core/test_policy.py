@@ -143,3 +143,56 @@ def test_repeated_words_at_the_window_edge_are_not_committed_twice() -> None:
     again = (Word("morning", 0.85, 1.1), Word("all", 1.2, 1.5), Word("of", 1.6, 1.8))
     u = policy.accept(req, AsrResult((AsrSegment(0, 3, "", again),)))
     assert [w.text for w in u.committed] == ["all"]
+
+
+def feed(policy: StreamingPolicy, start: float, seconds: float, speech: bool) -> None:
+    n = int(seconds * SAMPLE_RATE)
+    frames = n // VAD_FRAME
+    chunk = AudioChunk(np.zeros(frames * VAD_FRAME, np.float32), start, start, start)
+    policy.insert_audio(chunk, [0.9 if speech else 0.0] * frames)
+
+
+def hypothesis(*words: Word) -> AsrResult:
+    return AsrResult((AsrSegment(0, 10, "", tuple(words)),))
+
+
+def test_first_word_after_a_pause_starts_where_the_vad_heard_speech() -> None:
+    policy = StreamingPolicy()
+    feed(policy, 0.0, 2.048, speech=False)
+    feed(policy, 2.048, 1.024, speech=True)
+    req = policy.flush_request()
+    assert req is not None
+    # Whisper stretches the first word back into the silence.
+    u = policy.accept(
+        req, hypothesis(Word("Hello", 1.2 - req.window_start, 2.5 - req.window_start))
+    )
+    assert [w.text for w in u.committed] == ["Hello"]
+    assert abs(u.committed[0].start - (2.048 - 0.1)) < 0.04
+
+
+def test_words_are_matched_by_text_when_their_timestamps_move() -> None:
+    policy = StreamingPolicy(PolicyConfig(trim_after=60))
+    feed(policy, 0.0, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None
+    policy.accept(req, hypothesis(Word("one", 0.1, 0.4), Word("two", 0.5, 0.9)))
+    feed(policy, 1.024, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None
+    u = policy.accept(
+        req, hypothesis(Word("one", 0.1, 0.4), Word("two", 0.5, 0.9), Word("three", 1.0, 1.4))
+    )
+    assert [w.text for w in u.committed] == ["one", "two"]
+    feed(policy, 2.048, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None
+    # This decode places "three" earlier, overlapping the committed "two": kept all the same.
+    shifted = (
+        Word("one", 0.1, 0.3),
+        Word("two", 0.35, 0.6),
+        Word("three", 0.6, 1.0),
+        Word("four", 1.1, 1.5),
+    )
+    u = policy.accept(req, hypothesis(*shifted))
+    assert [w.text for w in u.committed] == ["three"]
+    assert [w.text for w in u.tentative] == ["four"]

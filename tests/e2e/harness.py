@@ -43,7 +43,7 @@ class ServerProcess:
         cmd = [
             sys.executable, "-m", "captioncast.cli", "serve", "--host", "127.0.0.1",
             "--port", str(self.port), "--rtmp-port", str(self.rtmp_port),
-            "--data-dir", str(self.data_dir), "--model", self.model, "--log-level", "info",
+            "--data-dir", str(self.data_dir), "--model", self.model, "--log-level", "debug",
         ]  # fmt: skip
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

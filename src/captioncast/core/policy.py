@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from captioncast.core.words import Word, ends_sentence
 from captioncast.engines.asr.base import AsrResult
 
 VAD_FRAME = 512  # samples per speech-probability frame (32 ms at 16 kHz)
+ONSET_SLACK = 0.1  # a word may start this much before the VAD hears speech
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +35,9 @@ class PolicyConfig:
     pad: float = 0.3  # audio kept before the first speech frame
     speech_threshold: float = 0.5
     prompt_chars: int = 200
-    # A word heard this long before the end of the decoded audio is committed even without
-    # agreement, so the final text (and the captions made from it) never lag without bound.
+    # A word that started this long before the end of the decoded audio is committed even
+    # without agreement, so the final text (and the captions made from it) never lag
+    # without bound: a caption's deadline counts from its first word's start.
     commit_after: float = 3.0
 
 
@@ -84,6 +87,8 @@ class StreamingPolicy:
         self._speech_seen = False
         self._last_speech = 0.0
         self._vad_frames = 0
+        self._in_speech = False
+        self._speech_spans: list[list[float]] = []  # recent [onset, offset] of VAD speech
         self._committed: list[Word] = []
         self._hypothesis: list[Word] = []
 
@@ -119,7 +124,15 @@ class StreamingPolicy:
         frame = VAD_FRAME / SAMPLE_RATE
         for p in speech_probs:
             self._vad_frames += 1
-            if p >= self.config.speech_threshold:
+            speech = p >= self.config.speech_threshold
+            if speech and not self._in_speech:
+                onset = (self._vad_frames - 1) * frame
+                self._speech_spans.append([onset, onset])
+                del self._speech_spans[:-64]
+            if speech:
+                self._speech_spans[-1][1] = self._vad_frames * frame
+            self._in_speech = speech
+            if speech:
                 self._speech_seen = True
                 self._last_speech = self._vad_frames * frame
         if self._speech_seen:
@@ -154,7 +167,7 @@ class StreamingPolicy:
         else:
             n = _agreement(self._hypothesis, hypothesis)
             old = request.window_end - self.config.commit_after
-            while n < len(hypothesis) and hypothesis[n].end <= old:
+            while n < len(hypothesis) and hypothesis[n].start <= old:
                 n += 1
             committed, self._hypothesis = hypothesis[:n], hypothesis[n:]
         self._committed.extend(committed)
@@ -175,11 +188,31 @@ class StreamingPolicy:
         return " ".join(before)[-self.config.prompt_chars :].lstrip()
 
     def _fresh_words(self, result: AsrResult, offset: float) -> list[Word]:
-        """Hypothesis words that come after what is already committed."""
-        words = [w.shifted(offset) for w in result.words]
-        floor = self.committed_until - 0.1
-        fresh = [w for w in words if w.start >= floor]
-        return _drop_repeated_prefix(self._committed, fresh)
+        """Hypothesis words that come after what is already committed.
+
+        The window still holds audio of committed words, so the hypothesis repeats them.
+        They are recognized by text first (timestamps move between decodes, and a word lost
+        to a time cut-off would be lost for good), by time where the text changed.
+        """
+        words = [self._clamp_to_onset(w.shifted(offset)) for w in result.words]
+        in_window = [w for w in self._committed if w.end > offset]
+        aligned = _after_aligned(in_window, words)
+        if aligned is None:
+            floor = self.committed_until - 0.1
+            aligned = [w for w in words if w.start >= floor]
+        return _drop_repeated_prefix(self._committed, aligned)
+
+    def _clamp_to_onset(self, word: Word) -> Word:
+        """Whisper stretches the first word after a pause back into the silence; the VAD
+        knows where the speech began."""
+        for onset, offset in self._speech_spans:
+            if onset <= word.start < offset + ONSET_SLACK:
+                return word  # the word starts in speech
+            if onset > word.start:
+                if word.start < onset - ONSET_SLACK < word.end:
+                    return Word(word.text, onset - ONSET_SLACK, word.end, word.probability)
+                return word
+        return word
 
     def _end_utterance(self, committed: tuple[Word, ...]) -> PolicyUpdate:
         silent_from = max(self._last_speech, self.committed_until)
@@ -226,6 +259,20 @@ def _agreement(previous: list[Word], current: list[Word]) -> int:
             break
         n += 1
     return n
+
+
+def _after_aligned(committed: list[Word], hypothesis: list[Word]) -> list[Word] | None:
+    """The words of ``hypothesis`` after the stretch that repeats ``committed`` (compared by
+    text), or None when the hypothesis does not repeat the last committed word."""
+    if not committed:
+        return hypothesis
+    a = [normalize(w.text) for w in committed]
+    b = [normalize(w.text) for w in hypothesis]
+    blocks = SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    for block in reversed(blocks):
+        if block.size and block.a + block.size == len(a):
+            return hypothesis[block.b + block.size :]
+    return None
 
 
 def _drop_repeated_prefix(committed: list[Word], fresh: list[Word], max_n: int = 5) -> list[Word]:
