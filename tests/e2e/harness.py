@@ -114,6 +114,18 @@ def publish(
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def finish(proc: subprocess.Popen[bytes], timeout: float = 60) -> tuple[int, str]:
+    """Wait for a publisher; its exit status and what it printed on stderr."""
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err.decode(errors="replace")
+
+
+async def until_done(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
+    """Wait for a publisher without blocking the event loop (the viewer runs on it)."""
+    await asyncio.to_thread(proc.wait)
+    return finish(proc, 5)
+
+
 @dataclass
 class Received:
     at: float

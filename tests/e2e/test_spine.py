@@ -12,7 +12,7 @@ import httpx
 import jiwer
 import jsonschema
 import pytest
-from harness import ServerProcess, Viewer, publish
+from harness import ServerProcess, Viewer, finish, publish, until_done
 from speech import SpeechSample
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -32,10 +32,6 @@ def final_text(viewer: Viewer) -> str:
     )
 
 
-async def wait_for(proc_returncode: object, seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
 async def test_speech_over_rtmp_becomes_live_captions(
     server: ServerProcess, speech_m4a: Path, speech_sample: SpeechSample, wire_schema: dict
 ) -> None:
@@ -45,10 +41,8 @@ async def test_speech_over_rtmp_becomes_live_captions(
     token = server.token("spine")
     async with Viewer(server.ws_url, token, "spine-en-en") as viewer:
         started = time.time()
-        ffmpeg = publish(speech_m4a, flow["rtmp_details"]["full_url"])
-        while ffmpeg.poll() is None:
-            await asyncio.sleep(0.2)
-        assert ffmpeg.returncode == 0, ffmpeg.stderr.read() if ffmpeg.stderr else b""
+        rc, err = await until_done(publish(speech_m4a, flow["rtmp_details"]["full_url"]))
+        assert rc == 0, err
         assert time.time() - started >= speech_sample.duration - 1  # it really was real time
         await asyncio.sleep(1.0)
         server.stop_flow(flow)
@@ -89,7 +83,7 @@ async def test_speech_over_rtmp_becomes_live_captions(
     assert not late, late
     # Words carry all three clocks; PTS follow the publisher's timeline.
     assert all(c["start_pts"] is not None and c["start_pts"] >= 0 for c in captions)
-    assert all(abs((c["start_pts"] - c["start"])) < 1.0 for c in captions)
+    assert all(abs(c["start_pts"] - c["start"]) < 1.0 for c in captions)
     # Silence produces no captions: none starts inside the leading second of silence.
     assert captions[0]["start"] >= speech_sample.sentences[0].start - 0.5
     assert viewer.responses()[-1]["is_end_of_stream"]
@@ -100,8 +94,8 @@ def test_wrong_stream_key_is_refused(server: ServerProcess, speech_m4a: Path) ->
     server.start_flow(flow)
     url = flow["rtmp_details"]["url"] + "/not-the-key"
     started = time.monotonic()
-    ffmpeg = publish(speech_m4a, url)
-    assert ffmpeg.wait(30) != 0
+    rc, err = finish(publish(speech_m4a, url), 30)
+    assert rc != 0 and "refused" in err.lower(), err
     assert time.monotonic() - started < 10  # refused at publish, not after streaming
     assert httpx.get(server.url("/healthz")).status_code == 200
 
@@ -110,8 +104,8 @@ def test_publish_to_a_flow_that_is_not_started_is_refused(
     server: ServerProcess, speech_m4a: Path
 ) -> None:
     flow = server.create_flow("notstarted")
-    ffmpeg = publish(speech_m4a, flow["rtmp_details"]["full_url"])
-    assert ffmpeg.wait(30) != 0
+    rc, err = finish(publish(speech_m4a, flow["rtmp_details"]["full_url"]), 30)
+    assert rc != 0, err
 
 
 def test_garbage_on_the_rtmp_port_leaves_the_server_healthy(
@@ -129,8 +123,8 @@ def test_garbage_on_the_rtmp_port_leaves_the_server_healthy(
     assert httpx.get(server.url("/healthz")).status_code == 200
     flow = server.create_flow("aftergarbage")
     server.start_flow(flow)
-    ffmpeg = publish(speech_m4a, flow["rtmp_details"]["full_url"], "-t", "2", realtime=False)
-    assert ffmpeg.wait(30) == 0, ffmpeg.stderr.read() if ffmpeg.stderr else b""
+    rc, err = finish(publish(speech_m4a, flow["rtmp_details"]["full_url"], "-t", "2"), 30)
+    assert rc == 0, err
 
 
 async def test_publisher_drop_and_reconnect_continues_the_flow(
@@ -143,15 +137,14 @@ async def test_publisher_drop_and_reconnect_continues_the_flow(
         first = publish(speech_m4a, flow["rtmp_details"]["full_url"])
         await asyncio.sleep(cut + 0.5)
         first.kill()  # the encoder vanishes without unpublishing
-        first.wait(5)
+        finish(first, 5)
         await asyncio.sleep(2.0)
         status = server.api("GET", f"/v1/flows/{flow['flow_id']}", expect=200)["status"]
         assert status == "live"
         before = len(viewer.responses("captions"))
         second = publish(speech_m4a, flow["rtmp_details"]["full_url"], "-ss", f"{cut:.2f}")
-        while second.poll() is None:
-            await asyncio.sleep(0.2)
-        assert second.returncode == 0
+        rc, err = await until_done(second)
+        assert rc == 0, err
         await asyncio.sleep(1.0)
         server.stop_flow(flow)
         await asyncio.wait_for(viewer.ended.wait(), 30)

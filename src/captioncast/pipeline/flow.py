@@ -92,9 +92,9 @@ class FlowRun:
         self.published = 0
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"flow-{self.flow_id}"
-        )
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name=f"flow-{self.flow_id}")
+        self._deadline_task = loop.create_task(self._deadlines(), name=f"captions-{self.flow_id}")
 
     async def stop(self) -> None:
         """Flush the last words, publish the end of stream on every channel, stop."""

@@ -53,12 +53,27 @@ class Recognizer:
                 updates.append(update)
         request = self.policy.next_request()
         if request is not None and not (flush and not request.final):
-            updates.append(self.policy.accept(request, self._decode(request)))
+            updates.append(self._accept(request))
         if flush:
             request = self.policy.flush_request()
             if request is not None:
-                updates.append(self.policy.accept(request, self._decode(request)))
+                updates.append(self._accept(request))
         return updates
+
+    def _accept(self, request: DecodeRequest) -> PolicyUpdate:
+        result = self._decode(request)
+        update = self.policy.accept(request, result)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s window %.2f-%.2f heard %r; committed %r, pending %r",
+                "final" if request.final else "partial",
+                request.window_start,
+                request.window_end,
+                " ".join(w.text for w in result.words),
+                " ".join(w.text for w in update.committed),
+                " ".join(w.text for w in update.tentative),
+            )
+        return update
 
     def _decode(self, request: DecodeRequest) -> AsrResult:
         started = time.perf_counter()
