@@ -57,16 +57,25 @@ def test_specific_errors(authority: TokenAuthority) -> None:
 
 def test_forged_token_with_our_kid_is_refused(authority: TokenAuthority) -> None:
     forger = TokenAuthority.generate()
-    claims = {"streams": ["demo"], "exp": int(time.time()) + 60, "nbf": 0, "iat": 0,
-              "iss": "captioncast", "aud": "captioncast"}
-    forged = jwt.encode(claims, forger._private, algorithm="EdDSA",
-                        headers={"kid": authority.kid})
+    claims = {
+        "streams": ["demo"],
+        "exp": int(time.time()) + 60,
+        "nbf": 0,
+        "iat": 0,
+        "iss": "captioncast",
+        "aud": "captioncast",
+    }
+    forged = jwt.encode(claims, forger._private, algorithm="EdDSA", headers={"kid": authority.kid})
     with pytest.raises(TokenBadSignature):
         authority.verify(forged)
     with pytest.raises(TokenBadSignature):
         authority.verify(forger.mint(["demo"], 60).token)  # unknown kid
-    hs = jwt.encode(claims, "secret-secret-secret-secret-1234", algorithm="HS256",
-                    headers={"kid": authority.kid})
+    hs = jwt.encode(
+        claims,
+        "secret-secret-secret-secret-1234",
+        algorithm="HS256",
+        headers={"kid": authority.kid},
+    )
     with pytest.raises(TokenBadSignature):
         authority.verify(hs)
 
@@ -75,14 +84,24 @@ def test_wrong_audience_or_missing_claims(authority: TokenAuthority) -> None:
     other = TokenAuthority(authority._private, audience="someone-else")
     with pytest.raises(TokenClaimsInvalid):
         authority.verify(other.mint(["demo"], 60).token)
-    base = {"exp": int(time.time()) + 60, "nbf": 0, "iat": 0,
-            "iss": "captioncast", "aud": "captioncast"}
-    missing = jwt.encode(base, authority._private, algorithm="EdDSA",
-                         headers={"kid": authority.kid})
+    base = {
+        "exp": int(time.time()) + 60,
+        "nbf": 0,
+        "iat": 0,
+        "iss": "captioncast",
+        "aud": "captioncast",
+    }
+    missing = jwt.encode(
+        base, authority._private, algorithm="EdDSA", headers={"kid": authority.kid}
+    )
     with pytest.raises(TokenClaimsInvalid):
         authority.verify(missing)
-    wrong_type = jwt.encode({**base, "streams": "demo"}, authority._private,
-                            algorithm="EdDSA", headers={"kid": authority.kid})
+    wrong_type = jwt.encode(
+        {**base, "streams": "demo"},
+        authority._private,
+        algorithm="EdDSA",
+        headers={"kid": authority.kid},
+    )
     with pytest.raises(TokenClaimsInvalid):
         authority.verify(wrong_type)
 

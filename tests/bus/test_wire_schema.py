@@ -37,10 +37,20 @@ def sample_response() -> dict[str, Any]:
                 "start_epoch": 1796730841.2,
                 "lines": ["Hello, world."],
                 "items": [
-                    {"start": 12.34, "end": 12.61, "kind": "text", "value": "Hello",
-                     "speaker_id": speaker},
-                    {"start": 12.61, "end": 12.61, "kind": "punct", "value": ",",
-                     "speaker_id": speaker},
+                    {
+                        "start": 12.34,
+                        "end": 12.61,
+                        "kind": "text",
+                        "value": "Hello",
+                        "speaker_id": speaker,
+                    },
+                    {
+                        "start": 12.61,
+                        "end": 12.61,
+                        "kind": "punct",
+                        "value": ",",
+                        "speaker_id": speaker,
+                    },
                 ],
             }
         ],

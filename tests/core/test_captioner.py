@@ -9,7 +9,9 @@ from captioncast.core.words import Word
 
 def make() -> Captioner:
     counter = itertools.count()
-    ctx = ResponseContext("en", "transcription", "spk", lambda t: TimePoint(t, t + 100, t + 1e9, None))
+    ctx = ResponseContext(
+        "en", "transcription", "spk", lambda t: TimePoint(t, t + 100, t + 1e9, None)
+    )
     return Captioner(ctx, max_latency=5.0, new_id=lambda: f"id{next(counter)}")
 
 
@@ -25,7 +27,9 @@ def test_partials_share_the_utterance_id_until_the_final_and_tile_the_timeline()
     assert transcripts[-1]["alternatives"][0]["transcript"] == "Hello world."
     items = transcripts[-1]["alternatives"][0]["items"]
     assert [(i["kind"], i["value"]) for i in items] == [
-        ("text", "Hello"), ("text", "world"), ("punct", ".")
+        ("text", "Hello"),
+        ("text", "world"),
+        ("punct", "."),
     ]
     assert transcripts[-1]["start"] == 0.0 and transcripts[-1]["end"] == 1.4
     assert transcripts[-1]["start_pts"] == 100.0

@@ -92,10 +92,15 @@ async def test_flow_publishes_transcripts_and_captions_across_a_reconnect() -> N
     engine.recognizer = recognizer
     with ThreadPoolExecutor(1) as executor:
         run = FlowRun(
-            "f1", recognizer, broker, executor,
+            "f1",
+            recognizer,
+            broker,
+            executor,
             ChannelSpec("demo-en-en", "en", "transcription"),
             [ChannelSpec("demo-en-de", "de", "translation")],
-            CaptionLayout(), 5.0, DirectDecoder,
+            CaptionLayout(),
+            5.0,
+            DirectDecoder,
         )
         sub = await broker.subscribe("demo-en-en")
         de = await broker.subscribe("demo-en-de")
@@ -114,7 +119,9 @@ async def test_flow_publishes_transcripts_and_captions_across_a_reconnect() -> N
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     responses = [m["response"] for m in messages]
     finals = [r for r in responses if r["type"] == "transcript" and r["is_final"]]
-    text = " ".join(r["alternatives"][0]["transcript"] for r in finals if r["alternatives"][0]["items"])
+    text = " ".join(
+        r["alternatives"][0]["transcript"] for r in finals if r["alternatives"][0]["items"]
+    )
     assert text == " ".join(w.text for w in SPEECH)
     captions = [r for r in responses if r["type"] == "captions"]
     assert " ".join(c["alternatives"][0]["transcript"] for c in captions) == text

@@ -16,13 +16,17 @@ from captioncast.store.base import FlowSpec
 pytestmark = pytest.mark.timeout(60)
 
 
-def response(text: str, kind: str = "transcript", final: bool = True, end: bool = False,
-             lines: list[str] | None = None) -> dict[str, Any]:
+def response(
+    text: str,
+    kind: str = "transcript",
+    final: bool = True,
+    end: bool = False,
+    lines: list[str] | None = None,
+) -> dict[str, Any]:
     alternative: dict[str, Any] = {"transcript": text, "items": []}
     if lines is not None:
         alternative["lines"] = lines
-    return {"type": kind, "is_final": final, "is_end_of_stream": end,
-            "alternatives": [alternative]}
+    return {"type": kind, "is_final": final, "is_end_of_stream": end, "alternatives": [alternative]}
 
 
 @pytest.fixture
@@ -66,9 +70,7 @@ async def test_subscribe_resumes_after_going_away_and_stops_at_end_of_stream(
 
 async def test_refusal_is_an_error_not_a_retry_loop(demo: LiveServer) -> None:
     with pytest.raises(SubscribeError) as refused:
-        await asyncio.wait_for(
-            subscribe(demo.ws_url, "garbage", "demo-en-en", lambda e: None), 10
-        )
+        await asyncio.wait_for(subscribe(demo.ws_url, "garbage", "demo-en-en", lambda e: None), 10)
     assert refused.value.code == 4001
     token = demo.services.tokens.mint(["demo"], 600).token
     with pytest.raises(SubscribeError) as unknown:
@@ -91,9 +93,7 @@ def test_printer_overwrites_partials_and_prints_finals() -> None:
     printer({"response": response("hello world.")})
     printer({"response": response("captions are ignored here", kind="captions")})
     printer({"response": response("", end=True)})
-    assert out.getvalue() == (
-        "\rhello\rhello wor\rhello world.\n[end of stream]\n"
-    )
+    assert out.getvalue() == ("\rhello\rhello wor\rhello world.\n[end of stream]\n")
 
 
 def test_printer_clears_a_partial_that_ends_in_silence() -> None:

@@ -121,8 +121,9 @@ async def test_runtime_start_failure_marks_the_flow_error(
     runtime(services).fail_start = True
     response = await client.post(f"/v1/flows/{flow['flow_id']}/start", headers=AUTH)
     assert response.status_code == 500
-    assert response.json() == {"error": {"code": "start_failed",
-                                         "message": "the flow could not be started"}}
+    assert response.json() == {
+        "error": {"code": "start_failed", "message": "the flow could not be started"}
+    }
     stored = await services.store.get(flow["flow_id"])
     assert stored.status is FlowStatus.ERROR and stored.error == "start failed"
 
@@ -138,14 +139,14 @@ async def test_other_sources_not_supported_yet(client: httpx.AsyncClient, source
     response = await client.post("/v1/flows", json={**DEMO, "source": source}, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["error"] == {
-        "code": "not_supported", "message": f"source '{source}' is not supported yet"
+        "code": "not_supported",
+        "message": f"source '{source}' is not supported yet",
     }
 
 
 async def test_tokens(client: httpx.AsyncClient, services: Services) -> None:
     await create(client)
-    response = await client.post("/v1/tokens", json={"streams": ["Demo"], "ttl": 120},
-                                 headers=AUTH)
+    response = await client.post("/v1/tokens", json={"streams": ["Demo"], "ttl": 120}, headers=AUTH)
     assert response.status_code == 200
     body = response.json()
     claims = services.tokens.verify(body["token"])
@@ -157,8 +158,7 @@ async def test_tokens(client: httpx.AsyncClient, services: Services) -> None:
     unknown = await client.post("/v1/tokens", json={"streams": ["nope"]}, headers=AUTH)
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_stream"
     for ttl in (0, 5, 10**7):
-        bad = await client.post("/v1/tokens", json={"streams": ["demo"], "ttl": ttl},
-                                headers=AUTH)
+        bad = await client.post("/v1/tokens", json={"streams": ["demo"], "ttl": ttl}, headers=AUTH)
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_ttl"
 
 
@@ -173,8 +173,13 @@ async def test_public_endpoints(client: httpx.AsyncClient, services: Services) -
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dGVzdA=="},
-                {"Authorization": "Bearer"}]
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic dGVzdA=="},
+        {"Authorization": "Bearer"},
+    ],
 )
 async def test_management_needs_the_api_key(
     client: httpx.AsyncClient, headers: dict[str, str]
@@ -191,8 +196,11 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/v1/flows", {"content": b"{not json", "headers": JSON}),
     ("POST", "/v1/flows", {"content": b"", "headers": JSON}),
     ("POST", "/v1/flows", {"content": b"\xff\xfe", "headers": JSON}),
-    ("POST", "/v1/flows", {"content": b"name=demo",
-                           "headers": {"content-type": "application/x-www-form-urlencoded"}}),
+    (
+        "POST",
+        "/v1/flows",
+        {"content": b"name=demo", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+    ),
     ("POST", "/v1/flows", {"json": [1, 2, 3]}),
     ("POST", "/v1/flows", {"json": "demo"}),
     ("POST", "/v1/flows", {"json": None}),
@@ -206,8 +214,11 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/v1/flows", {"json": {**DEMO, "max_latency": True}}),
     ("POST", "/v1/flows", {"json": {**DEMO, "max_latency": 0}}),
     ("POST", "/v1/flows", {"json": {**DEMO, "max_latency": 61}}),
-    ("POST", "/v1/flows", {"content": b'{"name":"x","source_language":"en","max_latency":NaN}',
-                           "headers": JSON}),
+    (
+        "POST",
+        "/v1/flows",
+        {"content": b'{"name":"x","source_language":"en","max_latency":NaN}', "headers": JSON},
+    ),
     ("POST", "/v1/flows", {"json": {**DEMO, "source": "carrier_pigeon"}}),
     ("POST", "/v1/flows", {"json": {**DEMO, "source_language": None}}),
     ("POST", "/v1/flows", {"json": {**DEMO, "source_language": "english!"}}),
@@ -267,7 +278,8 @@ async def test_unexpected_failure_is_a_json_500_without_detail(
     runtime(services).rtmp_url = broken  # type: ignore[method-assign]
     response = await client.get(f"/v1/flows/{flow['flow_id']}", headers=AUTH)
     assert response.status_code == 500
-    assert response.json() == {"error": {"code": "internal_error",
-                                         "message": "internal server error"}}
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "internal server error"}
+    }
     assert "secret" not in response.text
     assert "secret internal detail" in caplog.text  # logged for the operator

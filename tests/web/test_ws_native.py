@@ -26,8 +26,9 @@ pytestmark = pytest.mark.timeout(60)
 WAIT = 5.0
 
 
-async def add_flow(services: Services, name: str = "demo", targets: tuple[str, ...] = ("de",)
-                   ) -> None:
+async def add_flow(
+    services: Services, name: str = "demo", targets: tuple[str, ...] = ("de",)
+) -> None:
     flow = await services.store.create(
         FlowSpec(name=name, source_language="en", target_languages=targets)
     )
@@ -56,8 +57,9 @@ async def close_of(ws: ClientConnection) -> tuple[int | None, str | None]:
     return ws.close_code, ws.close_reason
 
 
-async def subscribe(ws: ClientConnection, token: str, channel: str,
-                    since: dict[str, Any] | None = None) -> dict[str, Any]:
+async def subscribe(
+    ws: ClientConnection, token: str, channel: str, since: dict[str, Any] | None = None
+) -> dict[str, Any]:
     await ws.send(json.dumps({"type": "auth", "token": token}))
     assert (await recv(ws))["type"] == "authenticated"
     message: dict[str, Any] = {"type": "subscribe", "channel": channel}
@@ -70,8 +72,9 @@ async def subscribe(ws: ClientConnection, token: str, channel: str,
 
 
 @asynccontextmanager
-async def server_with(tmp_path: Path, settings: WebSettings | None = None,
-                      broker: MemoryBroker | None = None) -> AsyncIterator[LiveServer]:
+async def server_with(
+    tmp_path: Path, settings: WebSettings | None = None, broker: MemoryBroker | None = None
+) -> AsyncIterator[LiveServer]:
     services = make_services(tmp_path, settings, broker)
     await add_flow(services)
     live = await start_server(services)
@@ -137,13 +140,18 @@ async def test_bad_tokens_close_4001(demo: LiveServer, kind: str) -> None:
     if kind == "forged":  # same kid as ours, signed with another key
         authority = TokenAuthority.generate()
         claims = jwt.decode(bad, options={"verify_signature": False})
-        bad = jwt.encode(claims, authority._private, algorithm="EdDSA",
-                         headers={"kid": demo.services.tokens.kid})
+        bad = jwt.encode(
+            claims, authority._private, algorithm="EdDSA", headers={"kid": demo.services.tokens.kid}
+        )
     async with connect(demo.ws_url) as ws:
         await ws.send(json.dumps({"type": "auth", "token": bad}))
         code, reason = await close_of(ws)
-    expected = {"malformed": "token_malformed", "expired": "token_expired",
-                "forged": "token_bad_signature", "not_yet_valid": "token_not_yet_valid"}
+    expected = {
+        "malformed": "token_malformed",
+        "expired": "token_expired",
+        "forged": "token_bad_signature",
+        "not_yet_valid": "token_not_yet_valid",
+    }
     assert (code, reason) == (4001, expected[kind])
 
 
@@ -218,8 +226,11 @@ async def test_deleted_flow_tells_the_viewer_the_channel_closed(demo: LiveServer
         flow = await demo.services.store.get_by_stream_name("demo")
         assert flow is not None
         demo.services.close_channels(flow.flow_id)
-        assert await recv(ws) == {"type": "unsubscribed", "channel": "demo-en-en",
-                                  "reason": "channel_closed"}
+        assert await recv(ws) == {
+            "type": "unsubscribed",
+            "channel": "demo-en-en",
+            "reason": "channel_closed",
+        }
 
 
 async def test_slow_consumer_is_closed_4008(tmp_path: Path) -> None:

@@ -29,8 +29,9 @@ from captioncast.web.ws_session import (
 )
 
 NOW = 1_800_000_000.0
-CLAIMS = ViewerClaims(frozenset({"demo"}), exp=int(NOW) + 3600, nbf=0, iat=0,
-                      iss="captioncast", aud="captioncast")
+CLAIMS = ViewerClaims(
+    frozenset({"demo"}), exp=int(NOW) + 3600, nbf=0, iat=0, iss="captioncast", aud="captioncast"
+)
 
 
 def verify(token: str) -> ViewerClaims:
@@ -66,8 +67,14 @@ def test_auth_then_subscribe_with_resume_position(session: NativeSession) -> Non
     actions = session.receive(json.dumps(msg), NOW)
     assert actions == [Subscribe("demo-en-es-419", StreamPosition(4, "ab"))]
     reply = session.subscribed("demo-en-es-419", True, StreamPosition(9, "ab"))
-    assert sent(reply) == [{"type": "subscribed", "channel": "demo-en-es-419",
-                            "recovered": True, "position": {"seq": 9, "epoch": "ab"}}]
+    assert sent(reply) == [
+        {
+            "type": "subscribed",
+            "channel": "demo-en-es-419",
+            "recovered": True,
+            "position": {"seq": 9, "epoch": "ab"},
+        }
+    ]
 
 
 def test_query_token_authenticates_at_open(session: NativeSession) -> None:
@@ -112,12 +119,18 @@ def test_auth_timeout_and_max_age(session: NativeSession) -> None:
         ('{"type": "subscribe"}', CLOSE_MALFORMED),
         ('{"type": "subscribe", "channel": 5}', CLOSE_MALFORMED),
         ('{"type": "subscribe", "channel": "demo-en-en", "since": 3}', CLOSE_MALFORMED),
-        ('{"type": "subscribe", "channel": "demo-en-en", "since": {"seq": "1", "epoch": "a"}}',
-         CLOSE_MALFORMED),
-        ('{"type": "subscribe", "channel": "demo-en-en", "since": {"seq": -1, "epoch": "a"}}',
-         CLOSE_MALFORMED),
-        ('{"type": "subscribe", "channel": "demo-en-en", "since": {"seq": true, "epoch": "a"}}',
-         CLOSE_MALFORMED),
+        (
+            '{"type": "subscribe", "channel": "demo-en-en", "since": {"seq": "1", "epoch": "a"}}',
+            CLOSE_MALFORMED,
+        ),
+        (
+            '{"type": "subscribe", "channel": "demo-en-en", "since": {"seq": -1, "epoch": "a"}}',
+            CLOSE_MALFORMED,
+        ),
+        (
+            '{"type": "subscribe", "channel": "demo-en-en", "since": {"seq": true, "epoch": "a"}}',
+            CLOSE_MALFORMED,
+        ),
         ('{"type": "unsubscribe", "channel": []}', CLOSE_MALFORMED),
         ('{"type": "auth", "token": null}', CLOSE_MALFORMED),
         ('{"type": "subscribe", "channel": "nope-en-en"}', CLOSE_UNKNOWN_CHANNEL),
@@ -126,9 +139,7 @@ def test_auth_timeout_and_max_age(session: NativeSession) -> None:
         ('{"type": "ping", "pad": "' + "x" * 5000 + '"}', CLOSE_MESSAGE_TOO_BIG),
     ],
 )
-def test_bad_messages_close_with_their_code(
-    session: NativeSession, text: str, code: int
-) -> None:
+def test_bad_messages_close_with_their_code(session: NativeSession, text: str, code: int) -> None:
     actions = authed(session).receive(text, NOW)
     assert len(actions) == 1 and isinstance(actions[0], Close) and actions[0].code == code
     assert session.closed
@@ -143,6 +154,7 @@ def test_double_subscribe_and_subscription_limit(session: NativeSession) -> None
     session.receive('{"type":"subscribe","channel":"demo-en-en"}', NOW)
     again = session.receive('{"type":"subscribe","channel":"demo-en-en"}', NOW)
     assert isinstance(again[0], Close) and again[0].code == CLOSE_MALFORMED
+
     def any_channel(name: str) -> ChannelInfo:
         return ChannelInfo(name, "f1", "demo", "en", "transcription")
 
@@ -178,8 +190,9 @@ def test_broker_ending_a_subscription(session: NativeSession) -> None:
     session.receive('{"type":"subscribe","channel":"demo-en-en"}', NOW)
     session.receive('{"type":"subscribe","channel":"demo-en-es-419"}', NOW)
     closed = session.subscription_ended("demo-en-en", EndReason.CHANNEL_CLOSED)
-    assert sent(closed) == [{"type": "unsubscribed", "channel": "demo-en-en",
-                             "reason": "channel_closed"}]
+    assert sent(closed) == [
+        {"type": "unsubscribed", "channel": "demo-en-en", "reason": "channel_closed"}
+    ]
     assert session.subscription_ended("demo-en-es-419", EndReason.TOO_SLOW) == [
         Close(CLOSE_TOO_SLOW, "too slow")
     ]

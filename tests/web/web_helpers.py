@@ -42,8 +42,9 @@ class FakeRuntime:
         return "rtmp://127.0.0.1:1935/live"
 
 
-def make_services(data_dir: Path, settings: WebSettings | None = None,
-                  broker: MemoryBroker | None = None) -> Services:
+def make_services(
+    data_dir: Path, settings: WebSettings | None = None, broker: MemoryBroker | None = None
+) -> Services:
     return Services(
         store=SqliteFlowStore.in_data_dir(data_dir),
         broker=broker or MemoryBroker(),
@@ -73,8 +74,12 @@ class LiveServer:
 
 async def start_server(services: Services) -> LiveServer:
     config = uvicorn.Config(
-        create_app(services), host="127.0.0.1", port=0, log_level="warning",
-        ws="websockets-sansio", lifespan="on",
+        create_app(services),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        ws="websockets-sansio",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # keep pytest's
