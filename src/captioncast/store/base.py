@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from captioncast.core.layout import CaptionLayout
 from captioncast.errors import StoreError
 
 STREAM_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
@@ -78,14 +79,6 @@ class InvalidTransition(StoreError):
         super().__init__(f"cannot go from {current.value!r} to {requested.value!r}")
         self.current = current
         self.requested = requested
-
-
-@dataclass(frozen=True, slots=True)
-class CaptionLayout:
-    """How caption blocks are shaped."""
-
-    max_chars_per_line: int = 37
-    max_lines: int = 2
 
 
 @dataclass(frozen=True, slots=True)

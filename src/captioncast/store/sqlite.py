@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from captioncast.core.layout import CaptionLayout
 from captioncast.errors import NotFound, StoreError
 from captioncast.store.base import (
-    CaptionLayout,
     FlowRecord,
     FlowSpec,
     FlowStatus,

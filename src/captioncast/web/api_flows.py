@@ -8,9 +8,9 @@ import logging
 from fastapi import APIRouter, Response
 
 from captioncast.core.channels import flow_channels
+from captioncast.core.layout import CaptionLayout
 from captioncast.errors import ApiError
 from captioncast.store.base import (
-    CaptionLayout,
     FlowRecord,
     FlowSpec,
     FlowStatus,
