@@ -54,7 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     subscribe.add_argument("channel", help="e.g. demo-en-en")
     subscribe.add_argument("--url", default="ws://127.0.0.1:8080/v1/ws")
     subscribe.add_argument("--token", required=True, help="viewer token (POST /v1/tokens)")
-    subscribe.add_argument("--captions-only", action="store_true")
+    subscribe.add_argument(
+        "--mode",
+        choices=["live", "captions", "transcript"],
+        default="live",
+        help="live: words as recognized plus caption blocks (default); captions: caption "
+        "blocks only; transcript: the transcript, final lines kept",
+    )
     return parser
 
 
@@ -77,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "subscribe":
             from captioncast.client import run_subscriber
 
-            asyncio.run(run_subscriber(args.url, args.token, args.channel, args.captions_only))
+            asyncio.run(run_subscriber(args.url, args.token, args.channel, args.mode))
     except CaptioncastError as e:
         print(f"captioncast: {e}", file=sys.stderr)
         return 2

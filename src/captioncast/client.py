@@ -126,7 +126,7 @@ async def print_captions(
     url: str,
     token: str,
     channel: str,
-    captions_only: bool = False,
+    mode: PrintMode = "live",
     *,
     out: TextIO | None = None,
 ) -> StreamPosition | None:
@@ -134,13 +134,16 @@ async def print_captions(
 
     Raises SubscribeError when the server refuses.
     """
-    printer = CaptionPrinter(out, mode="captions" if captions_only else "transcript")
+    printer = CaptionPrinter(out, mode=mode)
     return await subscribe(url, token, channel, printer)
 
 
-async def run_subscriber(url: str, token: str, channel: str, captions_only: bool = False) -> None:
+async def run_subscriber(url: str, token: str, channel: str, mode: PrintMode = "live") -> None:
     """What ``captioncast subscribe`` runs: print one channel until its end of stream."""
-    await print_captions(url, token, channel, captions_only)
+    await print_captions(url, token, channel, mode)
+
+
+PrintMode = Literal["live", "transcript", "captions"]
 
 
 class CaptionPrinter:
@@ -148,11 +151,11 @@ class CaptionPrinter:
 
     ``transcript`` mode: partial transcripts overwrite the current line in place (``\\r``),
     final ones are printed as lines. ``captions`` mode: caption blocks, one line each.
+    ``live`` mode: the words being recognized overwrite one line in place, and each caption
+    block is printed, line by line, with its start time, when it is finished.
     """
 
-    def __init__(
-        self, out: TextIO | None = None, mode: Literal["transcript", "captions"] = "transcript"
-    ) -> None:
+    def __init__(self, out: TextIO | None = None, mode: PrintMode = "transcript") -> None:
         self.out = out if out is not None else sys.stdout
         self.mode = mode
         self._shown = 0  # width of the partial line currently on screen
@@ -164,9 +167,16 @@ class CaptionPrinter:
         kind = response.get("type")
         if kind == "transcript" and self.mode == "transcript":
             self._transcript(response)
+        elif kind == "transcript" and self.mode == "live" and not response.get("is_final"):
+            self._partial("  … " + _text(response))
         elif kind == "captions" and self.mode == "captions":
             for line in _lines(response):
                 self.out.write(line + "\n")
+        elif kind == "captions" and self.mode == "live":
+            self._clear()
+            stamp = _clock(response.get("start"))
+            for i, line in enumerate(_lines(response)):
+                self.out.write(f"{stamp if i == 0 else ' ' * len(stamp)}  {line}\n")
         if response.get("is_end_of_stream"):
             self._clear()
             self.out.write("[end of stream]\n")
@@ -181,6 +191,9 @@ class CaptionPrinter:
             else:
                 self._clear()
             return
+        self._partial(text)
+
+    def _partial(self, text: str) -> None:
         width = max(10, shutil.get_terminal_size().columns - 1)
         if len(text) > width:
             text = "…" + text[-(width - 1) :]
@@ -191,6 +204,12 @@ class CaptionPrinter:
         if self._shown:
             self.out.write("\r" + " " * self._shown + "\r")
             self._shown = 0
+
+
+def _clock(seconds: object) -> str:
+    """``[mm:ss.s]`` of a stream position."""
+    t = float(seconds) if isinstance(seconds, int | float) else 0.0
+    return f"[{int(t // 60):02d}:{t % 60:04.1f}]"
 
 
 def _text(response: Mapping[str, Any]) -> str:

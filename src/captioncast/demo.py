@@ -51,7 +51,7 @@ async def run_demo(config: ServeConfig, media: Path | None, keep_running: bool) 
             from captioncast.client import print_captions
 
             viewer = asyncio.create_task(
-                print_captions(ws_url, token["token"], channel, captions_only=False)
+                print_captions(ws_url, token["token"], channel, "live")
             )
             publisher = await asyncio.create_subprocess_exec(
                 ffmpeg,

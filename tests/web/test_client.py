@@ -119,7 +119,7 @@ async def test_print_captions_until_end_of_stream(demo: LiveServer) -> None:
     token = demo.services.tokens.mint(["demo"], 600).token
     out = io.StringIO()
     viewer = asyncio.create_task(
-        print_captions(demo.ws_url, token, channel, captions_only=True, out=out)
+        print_captions(demo.ws_url, token, channel, "captions", out=out)
     )
     for _ in range(500):  # until the viewer has subscribed
         if broker.subscriber_count(channel):  # type: ignore[attr-defined]
@@ -132,3 +132,16 @@ async def test_print_captions_until_end_of_stream(demo: LiveServer) -> None:
     position = await asyncio.wait_for(viewer, 10)
     assert position is not None and position.seq == 4
     assert out.getvalue() == "hello there.\n[end of stream]\n"
+
+
+def test_printer_live_mode_shows_words_in_place_and_prints_caption_blocks() -> None:
+    out = io.StringIO()
+    printer = CaptionPrinter(out, mode="live")
+    printer({"response": response("good eve", final=False)})
+    printer({"response": response("good evening")})  # a final transcript: the caption follows
+    block = response("good evening", kind="captions")
+    block["start"] = 65.25
+    block["alternatives"][0]["lines"] = ["good", "evening"]
+    printer({"response": block})
+    cleared = "\r" + " " * 12 + "\r"
+    assert out.getvalue() == "\r  … good eve" + cleared + "[01:05.2]  good\n           evening\n"
