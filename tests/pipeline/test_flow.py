@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +17,7 @@ from captioncast.core.words import Word
 from captioncast.engines.asr.base import AsrResult, AsrSegment
 from captioncast.pipeline.flow import ChannelSpec, FlowRun
 from captioncast.pipeline.recognizer import Recognizer
+from captioncast.pipeline.runtime import policy_config
 
 FRAME = 320  # 20 ms decoded frames, as from an AAC decoder
 
@@ -30,7 +32,8 @@ SPEECH = script("Good evening and welcome to the news.", 1.0) + script(
 
 
 class ScriptVad:
-    def __init__(self) -> None:
+    def __init__(self, words: list[Word] = SPEECH) -> None:
+        self.words = words
         self.frames = 0
         self.pending = 0
 
@@ -41,7 +44,7 @@ class ScriptVad:
             self.pending -= VAD_FRAME
             t0 = self.frames * VAD_FRAME / SAMPLE_RATE
             t1 = t0 + VAD_FRAME / SAMPLE_RATE
-            out.append(0.9 if any(w.start < t1 and w.end > t0 for w in SPEECH) else 0.0)
+            out.append(0.9 if any(w.start < t1 and w.end > t0 for w in self.words) else 0.0)
             self.frames += 1
         return out
 
@@ -136,3 +139,62 @@ async def test_flow_publishes_transcripts_and_captions_across_a_reconnect() -> N
     assert all(b[0] == a[1] for a, b in zip(ends, ends[1:], strict=False))  # tiled
     eos = json.loads((await asyncio.wait_for(de.get(), 1)).text)["response"]
     assert eos["is_end_of_stream"] and eos["service_type"] == "translation"
+
+
+class SlowEngine(ScriptEngine):
+    """Hears the words like ScriptEngine, but one decode takes seconds (an overloaded CPU)."""
+
+    def __init__(self, words: list[Word], slow_after: float, delay: float) -> None:
+        super().__init__()
+        self.words, self.slow_after, self.delay = words, slow_after, delay
+        self.slow_done: float | None = None
+
+    def transcribe(self, audio: Samples, *, prompt: str, language: str | None) -> AsrResult:
+        assert self.recognizer is not None
+        start = self.recognizer.policy.window_start
+        end = start + len(audio) / SAMPLE_RATE
+        if end > self.slow_after and self.slow_done is None:
+            time.sleep(self.delay)
+            self.slow_done = time.monotonic()
+        words = tuple(
+            w.shifted(-start) for w in self.words if w.start >= start - 0.05 and w.end <= end
+        )
+        return AsrResult((AsrSegment(0, end - start, "", words),))
+
+
+async def test_caption_deadline_is_met_while_the_recognizer_is_busy() -> None:
+    words = script("one two three four five six seven eight nine ten", 0.3, step=0.35)
+    broker = MemoryBroker()
+    for info in flow_channels("f2", "slow", "en", []):
+        broker.register(info)
+    engine = SlowEngine(words, slow_after=2.5, delay=2.5)
+    recognizer = Recognizer(engine, ScriptVad(words), "en", policy_config(3.5))
+    engine.recognizer = recognizer
+    sub = await broker.subscribe("slow-en-en")
+    captions: list[float] = []
+
+    async def watch() -> None:
+        while True:
+            if json.loads((await sub.get()).text)["response"]["type"] == "captions":
+                captions.append(time.monotonic())
+
+    watcher = asyncio.create_task(watch())
+    with ThreadPoolExecutor(1) as executor:
+        run = FlowRun(
+            "f2", recognizer, broker, executor,
+            ChannelSpec("slow-en-en", "en", "transcription"), [],
+            CaptionLayout(), 3.5, DirectDecoder,
+        )  # fmt: skip
+        run.start()
+        sink = run.open_publisher()
+        started = time.monotonic()
+        for i in range(300):  # 6 s of audio, in real time
+            sink.on_audio(i * 20, b"", 1000 + i * 0.02)
+            await asyncio.sleep(max(0.0, started + (i + 1) * 0.02 - time.monotonic()))
+        sink.on_unpublish()
+        await run.stop()
+    watcher.cancel()
+    assert engine.slow_done is not None and captions
+    # The first block went out on its deadline, while the slow decode was still running.
+    assert captions[0] < engine.slow_done
+    assert captions[0] - started < words[0].start + 3.5
