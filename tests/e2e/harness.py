@@ -114,6 +114,15 @@ def publish(
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def publish_lavfi(graph: str, url: str) -> subprocess.Popen[bytes]:
+    """ffmpeg pushing a synthetic lavfi audio source (noise, tones) in real time."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is required"
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-f", "lavfi"]
+    cmd += ["-i", graph, "-c:a", "aac", "-b:a", "96k", "-f", "flv", url]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 def finish(proc: subprocess.Popen[bytes], timeout: float = 60) -> tuple[int, str]:
     """Wait for a publisher; its exit status and what it printed on stderr."""
     _, err = proc.communicate(timeout=timeout)

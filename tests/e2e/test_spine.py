@@ -12,7 +12,7 @@ import httpx
 import jiwer
 import jsonschema
 import pytest
-from harness import ServerProcess, Viewer, finish, publish, until_done
+from harness import ServerProcess, Viewer, finish, publish, publish_lavfi, until_done
 from speech import SpeechSample
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -162,3 +162,28 @@ async def test_publisher_drop_and_reconnect_continues_the_flow(
     # The whole text arrived once: words of the first part are not repeated after the drop.
     error = wer(speech_sample.text, " ".join(texts))
     assert error <= 0.15, (error, texts)
+
+
+async def test_noise_and_tones_produce_no_captions(server: ServerProcess) -> None:
+    flow = server.create_flow("noise")
+    server.start_flow(flow)
+    # Pink noise, then a two-tone chord over quieter noise: no speech anywhere.
+    graph = (
+        "anoisesrc=color=pink:amplitude=0.25:duration=4[n];"
+        "aevalsrc=0.2*sin(2*PI*440*t)+0.2*sin(2*PI*660*t):s=44100:d=4[c];"
+        "anoisesrc=color=pink:amplitude=0.05:duration=4[m];"
+        "[c][m]amix=inputs=2[cm];[n][cm]concat=n=2:v=0:a=1"
+    )
+    async with Viewer(server.ws_url, server.token("noise"), "noise-en-en") as viewer:
+        rc, err = await until_done(publish_lavfi(graph, flow["rtmp_details"]["full_url"]))
+        assert rc == 0, err
+        await asyncio.sleep(1.0)
+        server.stop_flow(flow)
+        await asyncio.wait_for(viewer.ended.wait(), 30)
+    assert viewer.responses("captions") == []
+    words = [r for r in viewer.responses("transcript") if r["alternatives"][0]["items"]]
+    assert words == []
+    # The silence is still covered by empty final transcripts, ending with the end of stream.
+    finals = viewer.responses("transcript", final=True)
+    assert len(finals) >= 2 and finals[-1]["is_end_of_stream"]
+    assert finals[-1]["end"] >= 7.0
