@@ -50,9 +50,7 @@ async def run_demo(config: ServeConfig, media: Path | None, keep_running: bool) 
             print(f"  management API key: {api_key}\n")
             from captioncast.client import print_captions
 
-            viewer = asyncio.create_task(
-                print_captions(ws_url, token["token"], channel, "live")
-            )
+            viewer = asyncio.create_task(print_captions(ws_url, token["token"], channel, "live"))
             publisher = await asyncio.create_subprocess_exec(
                 ffmpeg,
                 "-hide_banner",

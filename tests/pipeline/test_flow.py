@@ -198,3 +198,46 @@ async def test_caption_deadline_is_met_while_the_recognizer_is_busy() -> None:
     # The first block went out on its deadline, while the slow decode was still running.
     assert captions[0] < engine.slow_done
     assert captions[0] - started < words[0].start + 3.5
+
+
+async def test_a_new_publisher_takes_over_from_a_stale_connection() -> None:
+    broker = MemoryBroker()
+    for info in flow_channels("f3", "demo", "en", []):
+        broker.register(info)
+    engine = ScriptEngine()
+    recognizer = Recognizer(engine, ScriptVad(), "en")
+    engine.recognizer = recognizer
+    with ThreadPoolExecutor(1) as executor:
+        run = FlowRun(
+            "f3", recognizer, broker, executor,
+            ChannelSpec("demo-en-en", "en", "transcription"), [],
+            CaptionLayout(), 5.0, DirectDecoder,
+        )  # fmt: skip
+        sub = await broker.subscribe("demo-en-en")
+        run.start()
+        stale = run.open_publisher()
+        for i in range(240):  # 4.8 s, then the connection goes quiet without closing
+            stale.on_audio(i * 20, b"", 1000 + i * 0.02)
+        await asyncio.sleep(0.05)
+        fresh = run.open_publisher()
+        for i in range(400):
+            fresh.on_audio(i * 20, b"", 2000 + i * 0.02)
+            stale.on_audio(99_000 + i * 20, b"", 3000 + i * 0.02)  # ignored from now on
+            if i % 10 == 0:
+                await asyncio.sleep(0.001)
+        fresh.on_unpublish()
+        stale.on_unpublish()
+        await asyncio.sleep(0.05)
+        await run.stop()
+    assert (
+        run.timeline.now == 640 * FRAME / SAMPLE_RATE
+    )  # the stale publisher's late audio never counted
+    assert len(run.timeline.gaps) == 1
+    texts = []
+    while True:
+        response = json.loads((await asyncio.wait_for(sub.get(), 1)).text)["response"]
+        if response["is_end_of_stream"]:
+            break
+        if response["type"] == "captions":
+            texts.append(response["alternatives"][0]["transcript"])
+    assert " ".join(texts) == " ".join(w.text for w in SPEECH)

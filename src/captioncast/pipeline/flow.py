@@ -117,6 +117,13 @@ class FlowRun:
     def open_publisher(self) -> PublisherSession:
         """A sink for one new publisher connection."""
         loop = asyncio.get_running_loop()
+        if self._session in self._decoders:
+            # An encoder reconnecting before its old connection timed out: the old one's
+            # utterance ends here, and from now on only the new one is heard.
+            log.info("flow %s: a new publisher replaces publisher %d", self.flow_id, self._session)
+            self.timeline.publisher_left()
+            self._flush = True
+            self._wake.set()
         session = next(self._sessions)
         self._session = session
 
