@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
+import socket
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import FrameType
 
 import numpy as np
 import uvicorn
@@ -97,7 +99,7 @@ async def build(config: ServeConfig) -> Server:
         runtime.authorize, host=config.rtmp_host or config.host, port=config.rtmp_port
     )
     app = create_app(services)
-    http = uvicorn.Server(
+    http = HttpServer(
         uvicorn.Config(
             app,
             host=config.host,
@@ -105,9 +107,52 @@ async def build(config: ServeConfig) -> Server:
             log_level=config.log_level,
             lifespan="off",
             ws="websockets-sansio",
+            # The protocol's messages are small; refuse big frames before parsing them.
+            ws_max_size=16 * services.settings.ws_max_message_chars,
         )
     )
-    return Server(config, services, runtime, rtmp, http, executor)
+    server = Server(config, services, runtime, rtmp, http, executor)
+    http.on_exit = lambda: _drain(server)
+    return server
+
+
+class HttpServer(uvicorn.Server):
+    """uvicorn, with a shutdown that first lets captioncast drain.
+
+    uvicorn's signal handler would close every WebSocket with 1012 at once; here the first
+    SIGINT/SIGTERM runs ``on_exit`` (publishers dropped, pending words published, viewers
+    told 1001 Going Away) and only then lets uvicorn stop. A second signal forces the exit.
+    """
+
+    on_exit: Callable[[], Awaitable[None]] | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _draining: asyncio.Task[None] | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Runs in the signal handler: only hand the work to the loop from here. Not calling
+        # uvicorn's handler also keeps it from re-raising the signal once serve() returns,
+        # so the rest of the shutdown runs.
+        if self._loop is None or self.on_exit is None or self._draining is not None:
+            super().handle_exit(sig, frame)
+            return
+        self._loop.call_soon_threadsafe(self._start_draining)
+
+    def _start_draining(self) -> None:
+        if self._draining is not None or self.on_exit is None:
+            return
+        on_exit = self.on_exit
+
+        async def drain_then_exit() -> None:
+            try:
+                await on_exit()
+            finally:
+                self.should_exit = True
+
+        self._draining = asyncio.get_running_loop().create_task(drain_then_exit())
 
 
 async def restore_flows(server: Server) -> None:
@@ -132,10 +177,6 @@ async def serve(config: ServeConfig) -> None:
     await server.runtime.engines.get(config.model)
     await server.rtmp.start()
     await restore_flows(server)
-    loop = asyncio.get_running_loop()
-    exiting: list[asyncio.Task[None]] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: exiting.append(loop.create_task(_exit(server))))
     print(
         f"captioncast: HTTP on http://{config.host}:{config.port}, "
         f"RTMP on rtmp://{config.rtmp_host or config.host}:{server.rtmp.port}/live",
@@ -147,15 +188,18 @@ async def serve(config: ServeConfig) -> None:
         await shutdown(server)
 
 
-async def _exit(server: Server) -> None:
-    # Viewers hear 1001 Going Away from us before uvicorn closes what is left with 1012.
-    await server.services.connections.close_all()
-    server.http.should_exit = True
+async def _drain(server: Server) -> None:
+    """The first half of shutdown, while viewers are still connected."""
+    await server.rtmp.close()  # publishers go; their last audio is decoded
+    await server.runtime.shutdown()  # pending words are published, flows stay live
+    await server.services.connections.close_all()  # viewers: 1001 Going Away
 
 
 async def shutdown(server: Server) -> None:
-    await server.rtmp.close()
-    await server.services.connections.close_all()
-    await server.runtime.stop_all()
-    await server.services.store.close()
-    server.executor.shutdown(wait=True)
+    """The second half, after the HTTP server stopped (and the first, if it never ran)."""
+    try:
+        await _drain(server)
+        await server.services.store.close()
+    finally:
+        # A decode may still be running in the inference thread: wait off the loop.
+        await asyncio.to_thread(server.executor.shutdown, wait=True)

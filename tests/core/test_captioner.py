@@ -56,3 +56,14 @@ def test_end_of_stream_flushes_pending_caption_and_marks_the_end() -> None:
     out = c.end_of_stream(now=2.0)
     assert [r["type"] for r in out] == ["captions", "transcript"]
     assert out[-1]["is_end_of_stream"] and out[-1]["end"] == 2.0
+
+
+def test_a_partial_taken_back_is_closed_by_an_empty_final() -> None:
+    c = make()
+    out = c.update(PolicyUpdate(tentative=(Word("um", 0.4, 0.6),)), now=1.0)
+    out += c.update(PolicyUpdate(utterance_ended=True), now=2.0)
+    assert [(r["is_final"], r["alternatives"][0]["transcript"]) for r in out] == [
+        (False, "um"),
+        (True, ""),
+    ]
+    assert out[0]["id"] == out[1]["id"]

@@ -196,3 +196,41 @@ def test_words_are_matched_by_text_when_their_timestamps_move() -> None:
     u = policy.accept(req, hypothesis(*shifted))
     assert [w.text for w in u.committed] == ["three"]
     assert [w.text for w in u.tentative] == ["four"]
+
+
+def test_a_backlog_longer_than_the_window_is_cut_before_it_is_decoded() -> None:
+    policy = StreamingPolicy(PolicyConfig(max_window=10.0))
+    feed(policy, 0.0, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None
+    policy.accept(req, hypothesis(Word("early", 0.1, 0.5)))
+    # The recognizer fell behind: 30 s of speech arrive in one step.
+    updates = [
+        policy.insert_audio(
+            AudioChunk(np.zeros(32 * VAD_FRAME, np.float32), 1.024 * (i + 1), 0, 0), [0.9] * 32
+        )
+        for i in range(30)
+    ]
+    req = policy.next_request()
+    assert req is not None and req.window_end - req.window_start <= 10.0
+    # What was heard before the cut is committed, not lost.
+    assert committed(updates) == ["early"]
+
+
+def test_dropped_audio_ends_the_utterance_and_restarts_the_clocks() -> None:
+    policy = StreamingPolicy()
+    feed(policy, 0.0, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None
+    policy.accept(req, hypothesis(Word("before", 0.1, 0.5), Word("the", 0.6, 0.8)))
+    # 20 s of audio were dropped upstream; the next chunk starts at 21.024.
+    gap = AudioChunk(np.zeros(16 * VAD_FRAME, np.float32), 21.024, 0, 0)
+    update = policy.insert_audio(gap, [0.0] * 16)
+    assert [w.text for w in update.committed] == ["before", "the"]
+    assert update.utterance_ended
+    assert policy.window_start >= 21.0
+    feed(policy, 21.536, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None and req.window_start >= 21.0
+    # The VAD's frames are placed on the new clock: speech at 21.5 s, not at 1.5 s.
+    assert policy._speech_spans[-1][0] >= 21.5

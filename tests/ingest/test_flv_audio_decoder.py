@@ -200,3 +200,61 @@ def test_mp3_sample_rate_change_within_one_stream() -> None:
     assert abs(len(got.samples()) - 16_000) < 2000
     assert decoder.corrupt == 0
     assert dominant_frequency(got.samples()) == pytest.approx(1000.0, abs=3.0)
+
+
+@pytest.mark.parametrize("empty", [b"\xaf\x01", b"\xaf", b"\xaf\x00"])
+def test_empty_codec_body_does_not_end_the_stream(empty: bytes) -> None:
+    # An empty packet is FFmpeg's end-of-stream: queued, it would silence everything after it.
+    config, packets = encode("aac", 440.0, 1.0, 44100, 1)
+    got = Collector()
+    decoder = make_decoder(got)
+    decoder.feed(0, bytes([AAC_HEADER, 0]) + config, 0.0)
+    half = len(packets) // 2
+    for index, (ts, packet) in enumerate(packets):
+        if index == half:
+            decoder.feed(ts, empty, 0.0)
+        decoder.feed(ts, bytes([AAC_HEADER, 1]) + packet, 0.0)
+    decoder.close()
+    samples = got.samples()
+    assert len(samples) >= 16_000
+    assert dominant_frequency(samples[8000:]) == pytest.approx(440.0, abs=3.0)
+    assert decoder.corrupt == 1
+    assert got.errors == []
+
+
+def test_empty_pcm_tag_is_skipped() -> None:
+    got = Collector()
+    decoder = make_decoder(got)
+    header = (3 << 4) | (3 << 2) | 2  # PCM, 44 kHz, 16-bit, mono
+    decoder.feed(0, bytes([header]) + bytes(882), 0.0)
+    decoder.feed(10, bytes([header]), 0.0)
+    decoder.feed(20, bytes([header]) + bytes(882), 0.0)
+    decoder.close()
+    assert decoder.corrupt == 1
+    assert [f.pts for f in got.frames[:-1]] == [0.0, 0.02]
+
+
+def test_close_with_a_full_queue_still_stops_the_thread() -> None:
+    entered, release = threading.Event(), threading.Event()
+    frames: list[PcmFrame] = []
+
+    def slow(frame: PcmFrame) -> None:
+        frames.append(frame)
+        entered.set()
+        release.wait(10)
+
+    decoder = FlvAudioDecoder(slow, lambda reason: None, max_pending=4)
+    thread = decoder._thread
+    header = (3 << 4) | (3 << 2) | 2  # PCM, 44 kHz, 16-bit, mono
+    packet = bytes([header]) + bytes(882)
+    decoder.feed(0, packet, 0.0)
+    assert entered.wait(10)
+    for ts in range(1, 5):  # fills the queue while the thread is stuck in the callback
+        decoder.feed(ts * 10, packet, 0.0)
+    decoder.close(timeout=0.2)
+    assert thread.is_alive()
+    release.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    # Closed while stuck: the queued packets were abandoned, nothing more was emitted.
+    assert len(frames) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 import pytest
@@ -21,9 +21,16 @@ if shutil.which("ffmpeg") is None:  # pragma: no cover - the e2e environment has
 
 
 class DecodingSink:
-    """Feeds a decoder like the pipeline will, and records what arrives."""
+    """Feeds a decoder like the pipeline will, and records what arrives.
 
-    def __init__(self) -> None:
+    With ``disconnect_after``, it disconnects its publisher once that many audio packets
+    have arrived, as the pipeline does when the flow is stopped.
+    """
+
+    def __init__(self, disconnect_after: int | None = None) -> None:
+        self.disconnect: Callable[[], None] | None = None
+        self.attached = 0
+        self.disconnect_after = disconnect_after
         self.frames: list[PcmFrame] = []
         self.errors: list[str] = []
         self.decoder = FlvAudioDecoder(self.frames.append, self.errors.append)
@@ -34,10 +41,17 @@ class DecodingSink:
         self.first_audio = asyncio.Event()
         self.ended = asyncio.Event()
 
+    def attach(self, disconnect: Callable[[], None]) -> None:
+        self.attached += 1
+        self.disconnect = disconnect
+
     def on_audio(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
+        assert self.disconnect is not None, "media before attach"
         self.audio_packets += 1
         self.first_audio.set()
         self.decoder.feed(timestamp_ms, payload, arrival_epoch)
+        if self.audio_packets == self.disconnect_after:
+            self.disconnect()
 
     def on_video(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
         self.video_packets += 1
@@ -121,7 +135,7 @@ async def test_accepted_key_delivers_three_seconds_of_audio(server: RtmpServer, 
     sink = keys.sinks["alpha"]
     await asyncio.wait_for(sink.ended.wait(), 5)
     await asyncio.sleep(0.2)
-    assert sink.unpublished == 1
+    assert (sink.attached, sink.unpublished) == (1, 1)
     samples = sink.samples()
     assert len(samples) / SAMPLE_RATE == pytest.approx(3.0, abs=0.1)
     assert dominant_frequency(samples) == pytest.approx(440.0, abs=2.0)
@@ -210,3 +224,20 @@ async def test_video_and_audio_together(server: RtmpServer, keys: Keys) -> None:
     samples = sink.samples()
     assert len(samples) / SAMPLE_RATE == pytest.approx(2.0, abs=0.1)
     assert dominant_frequency(samples) == pytest.approx(440.0, abs=2.0)
+
+
+async def test_sink_disconnects_a_real_publisher(server: RtmpServer, keys: Keys) -> None:
+    keys.sinks["alpha"].decoder.close()
+    sink = keys.sinks["alpha"] = DecodingSink(disconnect_after=20)  # about half a second
+    process = await ffmpeg(server.port, "alpha", *sine_input(440, 30))
+    try:
+        await asyncio.wait_for(sink.ended.wait(), 15)
+        rc, _ = await finish(process, within=10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert rc not in (0, -signal.SIGKILL)  # ffmpeg gave up on the dropped connection
+    assert (sink.attached, sink.unpublished) == (1, 1)
+    assert sink.audio_packets == 20
+    assert 0.2 < len(sink.samples()) / SAMPLE_RATE < 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from fake_rtmp_publisher import HANDSHAKE_SIZE, FakePublisher, ServerReplies
@@ -16,24 +16,55 @@ pytestmark = pytest.mark.timeout(30)
 
 
 class RecordingSink:
-    def __init__(self) -> None:
+    """Records what arrives; checks ``attach`` comes once, first, and ``on_unpublish`` last.
+
+    With ``disconnect_after``, it disconnects its publisher once that many audio packets have
+    arrived (0: from inside ``attach``).
+    """
+
+    def __init__(self, disconnect_after: int | None = None) -> None:
         self.audio: list[tuple[int, bytes]] = []
         self.video: list[tuple[int, bytes]] = []
         self.metadata: list[dict[str, object]] = []
         self.unpublished = 0
         self.ended = asyncio.Event()
+        self.got_audio = asyncio.Event()
+        self.disconnect: Callable[[], None] | None = None
+        self.disconnect_after = disconnect_after
+        self.protocol_errors: list[str] = []
+
+    def _check_live(self, what: str) -> None:
+        if self.disconnect is None:
+            self.protocol_errors.append(f"{what} before attach")
+        if self.unpublished:
+            self.protocol_errors.append(f"{what} after on_unpublish")
+
+    def attach(self, disconnect: Callable[[], None]) -> None:
+        if self.disconnect is not None:
+            self.protocol_errors.append("attach called twice")
+        self.disconnect = disconnect
+        if self.disconnect_after == 0:
+            disconnect()
 
     def on_audio(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
         assert arrival_epoch > 1e9
+        self._check_live("on_audio")
         self.audio.append((timestamp_ms, payload))
+        self.got_audio.set()
+        if len(self.audio) == self.disconnect_after:
+            assert self.disconnect is not None
+            self.disconnect()
 
     def on_video(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
+        self._check_live("on_video")
         self.video.append((timestamp_ms, payload))
 
     def on_metadata(self, metadata: dict[str, object]) -> None:
+        self._check_live("on_metadata")
         self.metadata.append(metadata)
 
     def on_unpublish(self) -> None:
+        self._check_live("on_unpublish")
         self.unpublished += 1
         self.ended.set()
 
@@ -72,6 +103,8 @@ class Client:
                     pass
         except TimeoutError:
             return False
+        except ConnectionResetError:
+            pass  # closed with our data unread
         finally:
             self.writer.close()
         return True
@@ -127,6 +160,7 @@ async def test_accepted_publisher_reaches_its_sink(server: RtmpServer, keys: Key
     assert sink.audio == [(0, b"\xaf\x01one"), (23, b"\xaf\x01two")]
     assert sink.video == [(0, b"\x17\x01v")]
     assert sink.unpublished == 1
+    assert sink.protocol_errors == []
     assert keys.sinks["other"].audio == []
 
 
@@ -236,3 +270,109 @@ async def test_connections_beyond_the_limit_are_closed(keys: Keys) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         assert await Client(reader, writer).closed_by_server(2.0)
         first.close()
+
+
+class FreshSinks:
+    """An authorize callback giving every accepted publish a sink of its own."""
+
+    def __init__(self, disconnect_after: int | None = None) -> None:
+        self.disconnect_after = disconnect_after
+        self.sinks: list[RecordingSink] = []
+        self.accepted = asyncio.Event()
+
+    async def __call__(self, app: str, key: str) -> RtmpPublishSink | None:
+        sink = RecordingSink(self.disconnect_after)
+        self.sinks.append(sink)
+        self.accepted.set()
+        return sink
+
+
+def unpublish(pub: FakePublisher, stream_id: float) -> bytes:
+    return pub.command("FCUnpublish", 6, None, "good") + pub.command(
+        "deleteStream", 7, None, stream_id
+    )
+
+
+async def test_republish_on_the_same_connection_after_unpublishing() -> None:
+    fresh = FreshSinks()
+    async with RtmpServer(fresh, port=0, handshake_timeout=0.5, idle_timeout=3.0) as srv:
+        client, status = await publish(srv.port, "good")
+        assert status["code"] == "NetStream.Publish.Start"
+        pub = client.pub
+        client.writer.write(pub.audio(0, b"\xaf\x01one"))
+        await asyncio.sleep(0.8)  # publishing past the handshake timeout is fine
+        client.writer.write(unpublish(pub, 1.0))
+        first = fresh.sinks[0]
+        await asyncio.wait_for(first.ended.wait(), 5)
+        await asyncio.sleep(0.2)  # well within a fresh handshake timeout
+        client.replies.messages.clear()
+        client.writer.write(
+            pub.command("createStream", 8, None)
+            + pub.command("publish", 9, None, "good", "live", stream_id=2)
+        )
+        status = await client.status()
+        assert status["code"] == "NetStream.Publish.Start"
+        assert first.disconnect is not None
+        first.disconnect()  # stale: must not touch the new publish
+        client.writer.write(pub.audio(40, b"\xaf\x01two", stream_id=2))
+        second = fresh.sinks[1]
+        await asyncio.wait_for(second.got_audio.wait(), 5)
+        client.writer.write(unpublish(pub, 2.0))
+        await asyncio.wait_for(second.ended.wait(), 5)
+        client.close()
+    assert first.audio == [(0, b"\xaf\x01one")]
+    assert second.audio == [(40, b"\xaf\x01two")]
+    assert (first.unpublished, second.unpublished) == (1, 1)
+    assert first.protocol_errors == second.protocol_errors == []
+
+
+async def test_unpublished_connection_gets_a_fresh_handshake_timeout() -> None:
+    fresh = FreshSinks()
+    async with RtmpServer(fresh, port=0, handshake_timeout=0.5, idle_timeout=3.0) as srv:
+        client, _ = await publish(srv.port, "good")
+        await asyncio.sleep(0.8)
+        client.writer.write(unpublish(client.pub, 1.0))
+        await asyncio.wait_for(fresh.sinks[0].ended.wait(), 5)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await client.closed_by_server(3.0)
+        assert 0.4 < loop.time() - started < 1.5
+
+
+async def test_sink_disconnects_its_publisher() -> None:
+    fresh = FreshSinks(disconnect_after=2)
+    async with RtmpServer(fresh, port=0) as srv:
+        client, status = await publish(srv.port, "good")
+        assert status["code"] == "NetStream.Publish.Start"
+        pub = client.pub
+        client.writer.write(b"".join(pub.audio(ts, b"\xaf\x01%d" % ts) for ts in range(5)))
+        assert await client.closed_by_server(3.0)
+        sink = fresh.sinks[0]
+        await asyncio.wait_for(sink.ended.wait(), 5)
+        assert sink.disconnect is not None
+        sink.disconnect()  # idempotent, and harmless once the connection has ended
+        await asyncio.sleep(0.1)
+    assert sink.audio == [(0, b"\xaf\x010"), (1, b"\xaf\x011")]  # nothing after disconnect
+    assert sink.unpublished == 1
+    assert sink.protocol_errors == []
+
+
+async def test_sink_may_disconnect_from_attach() -> None:
+    fresh = FreshSinks(disconnect_after=0)
+    async with RtmpServer(fresh, port=0) as srv:
+        client = Client(*await asyncio.open_connection("127.0.0.1", srv.port))
+        client.writer.write(client.pub.c0c1())
+        server_hs = await client.reader.readexactly(1 + 2 * HANDSHAKE_SIZE)
+        pub = client.pub
+        client.writer.write(
+            pub.c2(server_hs)
+            + pub.connect()
+            + pub.publish_sequence("good")
+            + pub.audio(0, b"\xaf\x01x")
+        )
+        assert await client.closed_by_server(3.0)
+        sink = fresh.sinks[0]
+        await asyncio.wait_for(sink.ended.wait(), 5)
+    assert sink.audio == []
+    assert sink.unpublished == 1
+    assert sink.protocol_errors == []

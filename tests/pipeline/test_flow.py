@@ -32,10 +32,21 @@ SPEECH = script("Good evening and welcome to the news.", 1.0) + script(
 
 
 class ScriptVad:
+    """Speech wherever the script has a word; keeps its frame count across resets, since the
+    test's clock is the flow's audio time."""
+
+    name = "script"
+
     def __init__(self, words: list[Word] = SPEECH) -> None:
         self.words = words
         self.frames = 0
         self.pending = 0
+
+    def reset(self) -> None:
+        self.pending = 0
+
+    def flush(self) -> list[float]:
+        return []
 
     def feed(self, samples: Samples) -> list[float]:
         self.pending += len(samples)

@@ -46,6 +46,10 @@ class Captioner:
         if update.tentative != self._last_partial:
             if update.tentative:
                 out.append(self._transcript(update.tentative, final=False))
+            elif self._last_partial:
+                # The words on screen were taken back: close the utterance with nothing, so
+                # no viewer keeps showing them through the silence that follows.
+                out.append(self._transcript((), final=True, end=self._last_partial[-1].end))
             self._last_partial = update.tentative
         if update.silent_until is not None and not self._last_partial:
             if update.silent_until - self._covered_until >= SILENCE_REPORT:
@@ -60,9 +64,13 @@ class Captioner:
         """Caption blocks that must go out now to stay within the max latency."""
         return [self._caption(b) for b in self.segmenter.tick(now)]
 
+    def flush(self) -> list[Response]:
+        """The pending caption block, closed now."""
+        return [self._caption(b) for b in self.segmenter.flush()]
+
     def end_of_stream(self, now: float) -> list[Response]:
         """Flush everything pending and close the channel's stream."""
-        out = [self._caption(b) for b in self.segmenter.flush()]
+        out = self.flush()
         end = max(now, self._covered_until)
         out.append(
             build_response(

@@ -87,6 +87,8 @@ class StreamingPolicy:
         self._speech_seen = False
         self._last_speech = 0.0
         self._vad_frames = 0
+        self._vad_base = 0.0  # audio time of VAD frame 0 (moves at a discontinuity)
+        self._started = False
         self._in_speech = False
         self._speech_spans: list[list[float]] = []  # recent [onset, offset] of VAD speech
         self._committed: list[Word] = []
@@ -111,37 +113,60 @@ class StreamingPolicy:
     def insert_audio(self, chunk: AudioChunk, speech_probs: list[float]) -> PolicyUpdate:
         """Append a chunk and the speech probabilities of the VAD frames it completed.
 
-        VAD frames are 512 samples counted from the flow's first sample, so a chunk may
-        complete more or fewer frames than it holds; the probabilities continue the count.
+        VAD frames are 512 samples counted from the flow's first sample (or from the last
+        discontinuity), so a chunk may complete more or fewer frames than it holds; the
+        probabilities continue the count. A chunk that does not follow the previous one (audio
+        was dropped upstream) ends the utterance: what was heard is committed, the window and
+        the VAD count restart at the chunk. Reset the VAD itself before feeding it such a chunk.
 
         While no speech has been heard, the window is kept to ``pad`` seconds and the rest
-        is reported as silence.
+        is reported as silence. A window that outgrows ``max_window`` (the recognizer fell
+        behind) has its older half committed and cut before anything decodes it.
         """
-        if not len(self._audio):
-            self._window_start = chunk.audio_time
+        update = PolicyUpdate()
+        if not self._started or abs(chunk.audio_time - self._received_until) > 1e-3:
+            update = self._restart_at(chunk.audio_time)
         self._audio = np.concatenate([self._audio, chunk.samples])
         self._received_until = chunk.end_time
-        frame = VAD_FRAME / SAMPLE_RATE
-        for p in speech_probs:
-            self._vad_frames += 1
-            speech = p >= self.config.speech_threshold
-            if speech and not self._in_speech:
-                onset = (self._vad_frames - 1) * frame
-                self._speech_spans.append([onset, onset])
-                del self._speech_spans[:-64]
-            if speech:
-                self._speech_spans[-1][1] = self._vad_frames * frame
-            self._in_speech = speech
-            if speech:
-                self._speech_seen = True
-                self._last_speech = self._vad_frames * frame
+        self._track_speech(speech_probs)
         if self._speech_seen:
-            return PolicyUpdate()
+            if self.window_length > self.config.max_window:
+                forced = self._force_commit()
+                return _merge(update, PolicyUpdate(tuple(forced), tuple(self._hypothesis)))
+            return update
         keep_from = self._received_until - self.config.pad
         if keep_from > self._window_start:
             self._trim_to(keep_from)
-            return PolicyUpdate(silent_until=keep_from)
-        return PolicyUpdate()
+            return _merge(update, PolicyUpdate(silent_until=keep_from))
+        return update
+
+    def _track_speech(self, speech_probs: list[float]) -> None:
+        frame = VAD_FRAME / SAMPLE_RATE
+        for p in speech_probs:
+            start = self._vad_base + self._vad_frames * frame
+            self._vad_frames += 1
+            speech = p >= self.config.speech_threshold
+            if speech and not self._in_speech:
+                self._speech_spans.append([start, start])
+                del self._speech_spans[:-64]
+            self._in_speech = speech
+            if speech:
+                self._speech_spans[-1][1] = start + frame
+                self._speech_seen = True
+                self._last_speech = start + frame
+
+    def _restart_at(self, t: float) -> PolicyUpdate:
+        """Start the window afresh at ``t``; commit what was pending before the break."""
+        pending = tuple(self._hypothesis)
+        self._committed.extend(pending)
+        had_speech = self._started and (self._speech_seen or bool(pending))
+        self._hypothesis = []
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._window_start = self._received_until = self._decoded_until = t
+        self._vad_base, self._vad_frames = t, 0
+        self._speech_seen = self._in_speech = False
+        self._started = True
+        return PolicyUpdate(pending, (), utterance_ended=had_speech)
 
     def next_request(self) -> DecodeRequest | None:
         """The decode to run now, or None when there is nothing worth decoding."""
@@ -259,6 +284,18 @@ def _agreement(previous: list[Word], current: list[Word]) -> int:
             break
         n += 1
     return n
+
+
+def _merge(first: PolicyUpdate, then: PolicyUpdate) -> PolicyUpdate:
+    """One update saying what two consecutive ones said."""
+    if first == PolicyUpdate():
+        return then
+    return PolicyUpdate(
+        first.committed + then.committed,
+        then.tentative,
+        first.utterance_ended or then.utterance_ended,
+        then.silent_until if then.silent_until is not None else first.silent_until,
+    )
 
 
 def _after_aligned(committed: list[Word], hypothesis: list[Word]) -> list[Word] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,8 @@ _CODECS: dict[int, tuple[str, int | None]] = {
 }
 _FORMAT_NAMES = {0: "PCM", 3: "PCM", 9: "enhanced-RTMP audio", 13: "unknown", 15: "unknown"}
 _STOP = None
+# How often an idle decoder thread looks whether it was closed without its stop marker.
+_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class FlvAudioDecoder:
         self._queue: queue.Queue[_Packet | None] = queue.Queue(maxsize=max_pending)
         self._aac_config: bytes | None = None
         self._closed = False
+        self._abandoned = False
         self._dropped = 0
         self._corrupt = 0
         self._error_reported = False
@@ -123,10 +127,18 @@ class FlvAudioDecoder:
         header, body = payload[0], payload[1:]
         if header >> 4 == AAC:
             if body[:1] == bytes([_AAC_SEQUENCE_HEADER]):
-                # Kept here, not queued: the drop policy must never lose the configuration.
-                self._aac_config = bytes(body[1:])
+                if len(body) > 1:
+                    # Kept here, not queued: the drop policy must never lose the configuration.
+                    self._aac_config = bytes(body[1:])
+                else:
+                    self._corrupt += 1  # an empty AudioSpecificConfig; keep the one we have
                 return
             body = body[1:]
+        if not body:
+            # An empty packet is FFmpeg's end-of-stream signal: after it, the codec refuses
+            # every later packet. A tag with no codec data is corrupt, never a flush.
+            self._corrupt += 1
+            return
         key = _codec_key(header, self._aac_config)
         self._put(_Packet(key, header >> 4, bytes(body), timestamp_ms, arrival_epoch))
 
@@ -134,18 +146,29 @@ class FlvAudioDecoder:
         """Decode what is queued, flush the resampler, and stop the thread.
 
         Blocks for as long as that takes (at most ``timeout`` seconds); from asyncio, call it
-        through ``asyncio.to_thread``.
+        through ``asyncio.to_thread``. If the thread is still busy when ``timeout`` runs out,
+        the stop request gets in all the same (with a full queue, in the oldest packet's
+        place, counted in :attr:`dropped`), what is left in the queue is skipped, nothing
+        more is emitted once the current packet is done, and the thread then ends.
         """
         if self._closed:
             return
         self._closed = True
+        deadline = time.monotonic() + timeout
         try:
             self._queue.put(_STOP, timeout=timeout)
         except queue.Full:
+            # Stuck in a callback, say. The stop marker must get in all the same: it takes
+            # the oldest packet's place, and the rest of the queue is skipped.
+            self._abandoned = True
+            self._put(_STOP)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            # Skip whatever is still queued so that the thread ends as soon as it is free.
+            self._abandoned = True
             logger.warning("audio decoder did not drain in time")
-        self._thread.join(timeout)
 
-    def _put(self, packet: _Packet) -> None:
+    def _put(self, packet: _Packet | None) -> None:
         while True:
             try:
                 self._queue.put_nowait(packet)
@@ -160,12 +183,24 @@ class FlvAudioDecoder:
     # -- the decoder thread ------------------------------------------------------------------
 
     def _run(self) -> None:
-        while (packet := self._queue.get()) is not _STOP:
+        while True:
+            try:
+                packet = self._queue.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if self._closed:  # the stop marker was lost to a feed() racing close()
+                    break
+                continue
+            if packet is _STOP:
+                break
+            if self._abandoned:
+                continue
             try:
                 self._decode(packet)
             except Exception:
                 self._corrupt += 1
                 logger.debug("skipping an undecodable audio packet", exc_info=True)
+        if self._abandoned:
+            return
         try:
             self._flush()
         except Exception:

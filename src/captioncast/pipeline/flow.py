@@ -85,6 +85,8 @@ class FlowRun:
         self._sessions = itertools.count(1)
         self._session = 0
         self._decoders: dict[int, AudioDecoder] = {}
+        self._disconnects: dict[int, Callable[[], None]] = {}
+        self._ending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._deadline_task: asyncio.Task[None] | None = None
         self._publishing = asyncio.Lock()  # keeps each batch of responses in order
@@ -96,21 +98,36 @@ class FlowRun:
         self._task = loop.create_task(self._run(), name=f"flow-{self.flow_id}")
         self._deadline_task = loop.create_task(self._deadlines(), name=f"captions-{self.flow_id}")
 
-    async def stop(self) -> None:
-        """Flush the last words, publish the end of stream on every channel, stop."""
+    async def stop(self, end_of_stream: bool = True) -> None:
+        """Disconnect the publisher, flush the last words, and stop.
+
+        With ``end_of_stream`` (the flow is over) every channel gets its final
+        ``is_end_of_stream`` message; without it (the server is shutting down and the flow
+        will resume at the next start) the pending words are published and nothing more.
+        """
+        for disconnect in list(self._disconnects.values()):
+            disconnect()
         for session in list(self._decoders):
-            await self._end_session(session)
+            self._end_session_soon(session)
+        while self._ending:
+            await asyncio.gather(*self._ending)
         self._stopping = True
         self._flush = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
-        if self._deadline_task is not None:
-            self._deadline_task.cancel()
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            if self._deadline_task is not None:
+                self._deadline_task.cancel()
+                await asyncio.gather(self._deadline_task, return_exceptions=True)
         now = self.timeline.now
-        await self._publish_all(self.source.name, self.captioner.end_of_stream(now))
-        for target in self.targets:
-            await self._publish_all(target.name, [self._end_of_stream(target, now)])
+        if end_of_stream:
+            await self._publish(self.captioner.end_of_stream(now))
+            for target in self.targets:
+                await self._publish_all(target.name, [self._end_of_stream(target, now)])
+        else:
+            await self._publish(self.captioner.flush())
 
     # --- publisher side -----------------------------------------------------------------
 
@@ -121,6 +138,9 @@ class FlowRun:
             # An encoder reconnecting before its old connection timed out: the old one's
             # utterance ends here, and from now on only the new one is heard.
             log.info("flow %s: a new publisher replaces publisher %d", self.flow_id, self._session)
+            stale = self._disconnects.pop(self._session, None)
+            if stale is not None:
+                stale()
             self.timeline.publisher_left()
             self._flush = True
             self._wake.set()
@@ -150,7 +170,14 @@ class FlowRun:
         if self._pending_seconds >= WAKE_AFTER:
             self._wake.set()
 
+    def _end_session_soon(self, session: int) -> None:
+        """Close a publisher's decoder in the background; ``stop`` waits for it."""
+        task = asyncio.get_running_loop().create_task(self._end_session(session))
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
+
     async def _end_session(self, session: int) -> None:
+        self._disconnects.pop(session, None)
         decoder = self._decoders.pop(session, None)
         if decoder is None:
             return
@@ -166,31 +193,37 @@ class FlowRun:
     # --- recognizer loop -----------------------------------------------------------------
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             chunks, self._pending, self._pending_seconds = self._pending, [], 0.0
             flush, self._flush = self._flush, False
             if chunks or flush:
-                started = time.perf_counter()
-                updates = await loop.run_in_executor(
-                    self.executor, self.recognizer.step, chunks, flush
-                )
-                log.debug(
-                    "step: %d chunks in %.2f s, window %.1f s, behind %.2f s",
-                    len(chunks),
-                    time.perf_counter() - started,
-                    self.recognizer.policy.window_length,
-                    self._pending_seconds,
-                )
-                now = self.timeline.now
-                async with self._publishing:
-                    for update in updates:
-                        await self._publish(self.captioner.update(update, now))
-                    await self._publish(self.captioner.tick(now))
+                try:
+                    await self._step(chunks, flush)
+                except Exception:
+                    # One bad step must not silence the flow: its audio is lost, the
+                    # next step starts afresh (the policy restarts at the gap).
+                    log.exception("flow %s: recognizer step failed", self.flow_id)
             if self._stopping and not self._pending and not self._flush:
                 return
+
+    async def _step(self, chunks: list[AudioChunk], flush: bool) -> None:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        updates = await loop.run_in_executor(self.executor, self.recognizer.step, chunks, flush)
+        log.debug(
+            "step: %d chunks in %.2f s, window %.1f s, behind %.2f s",
+            len(chunks),
+            time.perf_counter() - started,
+            self.recognizer.policy.window_length,
+            self._pending_seconds,
+        )
+        now = self.timeline.now
+        async with self._publishing:
+            for update in updates:
+                await self._publish(self.captioner.update(update, now))
+            await self._publish(self.captioner.tick(now))
 
     async def _deadlines(self) -> None:
         """Send a pending caption block when its max latency comes, even while the
@@ -241,6 +274,11 @@ class PublisherSession:
         self._session = session
         self._decoder = run._decoders[session]
 
+    def attach(self, disconnect: Callable[[], None]) -> None:
+        """Keep the connection's ``disconnect``: stopping the flow drops its publisher."""
+        if self._session in self._run._decoders:
+            self._run._disconnects[self._session] = disconnect
+
     def on_audio(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
         self._decoder.feed(timestamp_ms, payload, arrival_epoch)
 
@@ -251,9 +289,4 @@ class PublisherSession:
         log.debug("publisher metadata: %s", metadata)
 
     def on_unpublish(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._run._end_session(self._session))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-
-
-_background: set[asyncio.Task[None]] = set()
+        self._run._end_session_soon(self._session)

@@ -5,21 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
-from captioncast.core.audio import AudioChunk, Samples
+from captioncast.core.audio import AudioChunk
 from captioncast.core.policy import DecodeRequest, PolicyConfig, PolicyUpdate, StreamingPolicy
 from captioncast.engines.asr.base import AsrEngine, AsrResult
+from captioncast.engines.vad.base import VadModel
 
 log = logging.getLogger(__name__)
-
-
-class SpeechProbabilities(Protocol):
-    """A streaming VAD: speech probability of each 512-sample frame completed by ``samples``."""
-
-    def feed(self, samples: Samples) -> list[float]: ...
 
 
 class Recognizer:
@@ -32,7 +26,7 @@ class Recognizer:
     def __init__(
         self,
         engine: AsrEngine,
-        vad: SpeechProbabilities,
+        vad: VadModel,
         language: str | None,
         config: PolicyConfig | None = None,
     ) -> None:
@@ -42,12 +36,17 @@ class Recognizer:
         self.policy = StreamingPolicy(config)
         self.decode_seconds = 0.0
         self.decodes = 0
+        self.failures = 0
+        self._expected: float | None = None  # audio time the next chunk should start at
 
     def step(self, chunks: Sequence[AudioChunk], flush: bool = False) -> list[PolicyUpdate]:
         """Take new audio, decode if the policy asks for it; with ``flush`` (the source
         ended) commit everything pending."""
         updates: list[PolicyUpdate] = []
         for chunk in chunks:
+            if self._expected is not None and abs(chunk.audio_time - self._expected) > 1e-3:
+                self.vad.reset()  # audio was dropped upstream: the VAD's context is stale
+            self._expected = chunk.end_time
             update = self.policy.insert_audio(chunk, self.vad.feed(chunk.samples))
             if update != PolicyUpdate():
                 updates.append(update)
@@ -62,6 +61,10 @@ class Recognizer:
 
     def _accept(self, request: DecodeRequest) -> PolicyUpdate:
         result = self._decode(request)
+        if result is None:
+            # The audio stays in the window and the next step decodes it again; accepting
+            # an empty final would end the utterance and lose it.
+            return PolicyUpdate()
         update = self.policy.accept(request, result)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -75,16 +78,16 @@ class Recognizer:
             )
         return update
 
-    def _decode(self, request: DecodeRequest) -> AsrResult:
+    def _decode(self, request: DecodeRequest) -> AsrResult | None:
         started = time.perf_counter()
         audio = np.ascontiguousarray(request.audio, dtype=np.float32)
         try:
             result = self.engine.transcribe(audio, prompt=request.prompt, language=self.language)
         except Exception:
-            # A failed decode loses this hypothesis, not the flow: the audio stays in the
-            # window and the next step decodes it again.
+            # A failed decode loses this hypothesis, not the flow.
+            self.failures += 1
             log.exception("decode of %.1f s failed", len(audio) / 16000)
-            result = AsrResult(())
+            return None
         elapsed = time.perf_counter() - started
         self.decode_seconds += elapsed
         self.decodes += 1

@@ -84,6 +84,7 @@ class PipelineRuntime:
         self._runs: dict[str, FlowRun] = {}
         self._by_key: dict[str, str] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._starting: set[str] = set()
 
     def rtmp_url(self, flow: FlowRecord) -> str:
         s = self.settings
@@ -96,11 +97,24 @@ class PipelineRuntime:
         return self._runs.get(flow_id)
 
     async def start(self, flow: FlowRecord) -> None:
-        """Load the flow's model and start accepting its publisher. Idempotent."""
-        if flow.flow_id in self._runs:
+        """Load the flow's model and start accepting its publisher. Idempotent.
+
+        Loading can take seconds; a ``stop`` that arrives meanwhile wins, and the start
+        ends without running anything.
+        """
+        if flow.flow_id in self._runs or flow.flow_id in self._starting:
             return
-        engine = await self.engines.get(flow.model or self.settings.default_model)
-        vad = await asyncio.get_running_loop().run_in_executor(self.executor, self.vad_factory)
+        self._starting.add(flow.flow_id)
+        try:
+            engine = await self.engines.get(flow.model or self.settings.default_model)
+            loop = asyncio.get_running_loop()
+            vad = await loop.run_in_executor(self.executor, self.vad_factory)
+        finally:
+            cancelled = flow.flow_id not in self._starting
+            self._starting.discard(flow.flow_id)
+        if cancelled:
+            log.info("flow %s was stopped while it started", flow.flow_id)
+            return
         recognizer = Recognizer(engine, vad, flow.source_language, policy_config(flow.max_latency))
         name = flow.stream_name
         source = ChannelSpec(
@@ -133,17 +147,24 @@ class PipelineRuntime:
 
     async def stop(self, flow: FlowRecord) -> None:
         """Flush and end the flow's channels. Idempotent."""
+        self._starting.discard(flow.flow_id)
         run = self._runs.pop(flow.flow_id, None)
         self._by_key.pop(flow.stream_key, None)
         if run is not None:
             await run.stop()
             log.info("flow %s ended", flow.flow_id)
 
-    async def stop_all(self) -> None:
-        for flow_id in list(self._runs):
-            run = self._runs.pop(flow_id)
-            await run.stop()
+    async def shutdown(self) -> None:
+        """Stop every run for a server shutdown: pending words are published, but no end of
+        stream, since the flows stay live and resume at the next start."""
+        self._starting.clear()
         self._by_key.clear()
+        runs, self._runs = self._runs, {}
+        for flow_id, run in runs.items():
+            try:
+                await run.stop(end_of_stream=False)
+            except Exception:
+                log.exception("flow %s did not stop cleanly", flow_id)
 
     async def _set_status(self, flow_id: str, status: FlowStatus, error: str | None = None) -> None:
         if self.store is None:

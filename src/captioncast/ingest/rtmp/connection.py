@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from captioncast.ingest.rtmp.events import (
     AudioData,
@@ -29,7 +30,8 @@ class RtmpConnection:
     """One TCP connection: reads with bounded size and time, answers, feeds the sink.
 
     Until a publish is granted the whole exchange must finish within ``handshake_timeout``
-    seconds; after that, a publisher silent for ``idle_timeout`` seconds is dropped.
+    seconds; after that, a publisher silent for ``idle_timeout`` seconds is dropped. A
+    publisher that unpublishes gets ``handshake_timeout`` afresh to publish again.
     """
 
     def __init__(
@@ -48,6 +50,8 @@ class RtmpConnection:
         self._idle_timeout = idle_timeout
         self._session = RtmpServerSession()
         self._sink: RtmpPublishSink | None = None
+        self._publish_count = 0  # which publish the current sink belongs to
+        self._disconnecting = False
         self._deadline = 0.0
         self.peer = _format_peer(writer.get_extra_info("peername"))
 
@@ -63,7 +67,8 @@ class RtmpConnection:
         except TimeoutError:
             logger.info("closing RTMP connection from %s: timed out", self.peer)
         except ConnectionError as exc:
-            logger.info("RTMP connection from %s lost: %s", self.peer, exc)
+            if not self._disconnecting:  # else already logged: we dropped it on purpose
+                logger.info("RTMP connection from %s lost: %s", self.peer, exc)
         except Exception:
             logger.exception("closing RTMP connection from %s after an internal error", self.peer)
         finally:
@@ -80,10 +85,12 @@ class RtmpConnection:
         while not session.close_expected:
             async with asyncio.timeout(self._read_timeout()):
                 data = await self._reader.read(READ_SIZE)
-            if not data:
+            if not data or self._disconnecting:
                 return
             session.receive_data(data)
             await self._handle(session.events_received(), time.time())
+            if self._disconnecting:
+                return
             await self._flush()
 
     def _read_timeout(self) -> float:
@@ -100,6 +107,8 @@ class RtmpConnection:
 
     async def _handle(self, events: list[RtmpEvent], arrival: float) -> None:
         for event in events:
+            if self._disconnecting:
+                return  # nothing more reaches a sink that asked for the disconnect
             if isinstance(event, AudioData):
                 if self._sink is not None:
                     self._sink.on_audio(event.timestamp_ms, event.payload, arrival)
@@ -114,6 +123,9 @@ class RtmpConnection:
             elif isinstance(event, Unpublished):
                 logger.info("publisher %s stopped publishing", self.peer)
                 self._end_publish()
+                # It may publish again on this connection, within a fresh handshake_timeout.
+                loop = asyncio.get_running_loop()
+                self._deadline = loop.time() + self._handshake_timeout
             elif isinstance(event, ProtocolViolation):
                 logger.warning("closing RTMP connection from %s: %s", self.peer, event.reason)
             elif isinstance(event, Connected):
@@ -133,9 +145,25 @@ class RtmpConnection:
             return
         logger.info("RTMP publish to app %r from %s accepted", request.app, self.peer)
         self._sink = sink
+        self._publish_count += 1
         self._session.accept()
+        sink.attach(self._disconnect_for(self._publish_count))
         # Messages held back while deciding are handled now.
         await self._handle(self._session.events_received(), arrival)
+
+    def _disconnect_for(self, publish: int) -> Callable[[], None]:
+        """The ``disconnect`` handed to the sink of this connection's ``publish``-th publish."""
+
+        def disconnect() -> None:
+            # A no-op once that publish has ended (the connection closed, or the publisher
+            # unpublished and perhaps published again with another sink), and when repeated.
+            if self._disconnecting or self._sink is None or self._publish_count != publish:
+                return
+            logger.info("disconnecting RTMP publisher %s at the consumer's request", self.peer)
+            self._disconnecting = True
+            self.abort()
+
+        return disconnect
 
     def _end_publish(self) -> None:
         sink, self._sink = self._sink, None
