@@ -132,10 +132,11 @@ async def test_publisher_drop_and_reconnect_continues_the_flow(
 ) -> None:
     flow = server.create_flow("reconnect")
     server.start_flow(flow)
-    cut = speech_sample.sentences[3].start - 0.2  # between two sentences
+    # The drop falls in the 1.5 s pause before sentence 4, whatever ffmpeg's start-up time.
+    cut = speech_sample.sentences[4].start - 0.5
     async with Viewer(server.ws_url, server.token("reconnect"), "reconnect-en-en") as viewer:
         first = publish(speech_m4a, flow["rtmp_details"]["full_url"])
-        await asyncio.sleep(cut + 0.5)
+        await asyncio.sleep(cut + 0.3)
         first.kill()  # the encoder vanishes without unpublishing
         finish(first, 5)
         await asyncio.sleep(2.0)
