@@ -6,6 +6,8 @@ This module and ``engines/vad/silero.py`` are the only places that import faster
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +25,14 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BEAM_SIZE = 1
 CPU_COMPUTE_TYPE = "int8"
+FULL_CONTEXT_FRAMES = 3000  # Whisper's encoder input: 30 s of 10 ms mel frames
+CONTEXT_MARGIN = 3.0  # seconds of padding the encoder sees after the audio
+
+
+def encoder_frames(seconds: float) -> int:
+    """Mel frames to encode for ``seconds`` of audio: the audio, rounded up to the next
+    second, plus ``CONTEXT_MARGIN`` of its padding; at most the full 30 s."""
+    return min(FULL_CONTEXT_FRAMES, 100 * (math.ceil(seconds) + int(CONTEXT_MARGIN)))
 
 
 def pick_device(device: str = "auto") -> str:
@@ -55,6 +65,7 @@ class FasterWhisperEngine:
         compute_type: str = "default",
         cpu_threads: int = 0,
         beam_size: int = DEFAULT_BEAM_SIZE,
+        short_context: bool = True,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -68,6 +79,19 @@ class FasterWhisperEngine:
         self._model = WhisperModel(
             model_dir, device=self.device, compute_type=compute_type, cpu_threads=cpu_threads
         )
+        self.short_context = short_context
+        self._frames = FULL_CONTEXT_FRAMES
+        self._lock = threading.Lock()  # one decode at a time: _frames belongs to it
+        full_encode = self._model.encode
+
+        def encode(features: Any) -> Any:
+            # faster-whisper pads every window to 30 s; the encoder's cost is proportional
+            # to what it is given, and a live window is a few seconds long. Encoding only
+            # the audio and a little of its padding is 3x faster on a CPU for the same words.
+            return full_encode(features[..., : self._frames])
+
+        if short_context:
+            self._model.encode = encode
 
     @classmethod
     def from_spec(
@@ -88,6 +112,13 @@ class FasterWhisperEngine:
         audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if audio.size == 0:
             return AsrResult(segments=(), language=language, elapsed=0.0)
+        with self._lock:
+            self._frames = encoder_frames(audio.size / SAMPLE_RATE)
+            return self._transcribe(audio, prompt, language, started)
+
+    def _transcribe(
+        self, audio: Samples, prompt: str, language: str | None, started: float
+    ) -> AsrResult:
         segments, info = self._model.transcribe(
             audio,
             language=language,
