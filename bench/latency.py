@@ -66,6 +66,19 @@ def wer(reference: str, hypothesis: str) -> float:
     return round(float(jiwer.wer(ref, hyp)) * 100, 2)
 
 
+def errors(reference: str, hypothesis: str) -> list[str]:
+    """The word errors, as ``ref -> hyp`` (``-`` for nothing), for reading."""
+    ref = [normalize(w) for w in reference.split()]
+    hyp = [normalize(w) for w in hypothesis.split()]
+    out = []
+    for op in jiwer.process_words(" ".join(ref), " ".join(hyp)).alignments[0]:
+        if op.type != "equal":
+            a = " ".join(ref[op.ref_start_idx : op.ref_end_idx]) or "-"
+            b = " ".join(hyp[op.hyp_start_idx : op.hyp_end_idx]) or "-"
+            out.append(f"{a} -> {b}")
+    return out
+
+
 def epoch_map(received: list[tuple[float, dict[str, Any]]]) -> float:
     """Offset from audio time to the wall clock at which that audio arrived."""
     offsets = [r["start_epoch"] - r["start"] for _, r in received if r["start_epoch"]]
@@ -252,8 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(os.environ.get("TMPDIR", "/tmp")) / f"captioncast-bench-{os.getpid()}"
     received, cpu, _ = asyncio.run(live_run(speech, args.model, args.max_latency, data))
     results = analyse(words, received, args.max_latency)
-    results["wer_final"] = wer(speech.text, results.pop("final_text"))
+    results["wer_final"] = wer(speech.text, results["final_text"])
     results["wer_captions"] = wer(speech.text, results.pop("caption_text"))
+    results["final_errors"] = errors(speech.text, results.pop("final_text"))
+    results["offline_errors"] = errors(speech.text, offline_text)
     results["wer_offline"] = wer(speech.text, offline_text)
     results["cpu_cores_used"] = round(cpu, 2)
     command = "bench/latency " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -98,6 +98,8 @@ def _logging(level: str) -> None:
     )
     # faster-whisper logs every decode at INFO: several lines a second on a live flow.
     logging.getLogger("faster_whisper").setLevel(max(logging.WARNING, logging.root.level))
+    # The WebSocket library logs every frame at DEBUG: thousands a minute per viewer.
+    logging.getLogger("websockets").setLevel(max(logging.INFO, logging.root.level))
 
 
 if __name__ == "__main__":

@@ -68,3 +68,19 @@ def test_blocks_never_overlap_even_when_word_times_do() -> None:
     blocks = seg.push(a + b, now=2.0)
     check_blocks(blocks, seg.layout)
     assert blocks[1].start == blocks[0].end
+
+
+def test_blocks_stay_up_long_enough_to_read() -> None:
+    seg = CaptionSegmenter(max_latency=60)
+    (yes,) = seg.push([Word("Yes.", 0.0, 0.3)], now=1.0)
+    assert yes.end == 1.0  # minimum display time
+    fast = timed("one two three four five six.", start=5.0, step=0.15)
+    (block,) = seg.push(fast, now=7.0)
+    assert block.end - block.start >= 6 / 3.0  # at most 180 words a minute
+
+
+def test_reading_time_never_runs_into_the_next_words() -> None:
+    seg = CaptionSegmenter(max_latency=60)
+    blocks = seg.push([Word("Hi.", 0.0, 0.2), Word("Next", 0.5, 0.8), Word("one.", 0.9, 1.1)], 2.0)
+    assert [b.text for b in blocks] == ["Hi.", "Next one."]
+    assert blocks[0].end == 0.5 and blocks[1].start == 0.5

@@ -21,8 +21,20 @@ class CaptionLayout:
     max_lines: int = 2
 
 
+# Words that bind to the word after them: a line or block never ends on one if it can help it.
+BINDING_WORDS = frozenset(
+    "a an the of to in on at by with from into onto about for as than my your his her its "
+    "our their this these those no not very mr mrs ms dr".split()
+)
+
+
 def break_quality(words: list[Word] | tuple[Word, ...], i: int, pause: float = 0.25) -> float:
-    """How good a place the boundary after ``words[i]`` is for a line or block break."""
+    """How good a place the boundary after ``words[i]`` is for a line or block break.
+
+    Best after a sentence, then after a clause, at a pause, or before a function word. Worst
+    inside a name ("City | Council"), between a number and what it counts ("20 | degrees"),
+    and after an article or preposition ("the | river").
+    """
     w = words[i]
     score = 0.0
     if ends_sentence(w):
@@ -31,13 +43,30 @@ def break_quality(words: list[Word] | tuple[Word, ...], i: int, pause: float = 0
         score = 2.0
     if i + 1 < len(words):
         nxt = words[i + 1]
+        bare, following = w.text.strip("\"'"), nxt.text.strip("\"'")
         if nxt.start - w.end >= pause:
             score = max(score, 1.5)
-        if nxt.text.lower().strip("\"'") in FUNCTION_WORDS:
+        if following.lower() in FUNCTION_WORDS:
             score = max(score, 1.0)
-        if w.text.lower() in FUNCTION_WORDS:
-            score -= 0.5  # never leave "the" dangling at a line end
+        if score < 2.0:  # no punctuation between them
+            if bare.lower() in BINDING_WORDS:
+                score -= 2.0
+            elif bare.lower() in FUNCTION_WORDS:
+                score -= 0.5
+            if _capitalized(bare) and _capitalized(following) and not _starts_sentence(words, i):
+                score -= 2.0  # inside a name
+            if bare[:1].isdigit() and following[:1].isalpha():
+                score -= 1.5  # a number and its unit or noun
     return score
+
+
+def _capitalized(text: str) -> bool:
+    return text[:1].isupper()
+
+
+def _starts_sentence(words: list[Word] | tuple[Word, ...], i: int) -> bool:
+    """Whether ``words[i]`` is capitalized only because a sentence starts with it."""
+    return i == 0 or ends_sentence(words[i - 1])
 
 
 def text_width(words: list[Word] | tuple[Word, ...]) -> int:
