@@ -234,3 +234,27 @@ def test_dropped_audio_ends_the_utterance_and_restarts_the_clocks() -> None:
     assert req is not None and req.window_start >= 21.0
     # The VAD's frames are placed on the new clock: speech at 21.5 s, not at 1.5 s.
     assert policy._speech_spans[-1][0] >= 21.5
+
+
+def test_a_committed_word_is_found_again_where_it_was_said_not_later() -> None:
+    policy = StreamingPolicy(PolicyConfig(trim_after=60))
+    feed(policy, 0.0, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None
+    first = (Word("all", 0.1, 0.3), Word("for", 0.4, 0.6), Word("us", 0.7, 0.9))
+    policy.accept(req, hypothesis(*first))
+    feed(policy, 1.024, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None
+    u = policy.accept(req, hypothesis(*first[:2], Word("tonight", 1.0, 1.4)))
+    assert [w.text for w in u.committed] == ["all", "for"]
+    feed(policy, 2.048, 1.024, speech=True)
+    req = policy.next_request()
+    assert req is not None
+    # The new decode hears "from" where "for" was, and a later "for": the words between are
+    # new, not already committed.
+    later = (Word("all", 0.1, 0.3), Word("from", 0.4, 0.6), Word("us", 0.7, 0.9),
+             Word("tonight", 1.0, 1.4), Word("thank", 1.6, 1.8), Word("you", 1.9, 2.0),
+             Word("for", 2.1, 2.3), Word("watching", 2.4, 2.8))  # fmt: skip
+    policy.accept(req, hypothesis(*later))
+    assert [w.text for w in policy._hypothesis][:3] == ["us", "tonight", "thank"]

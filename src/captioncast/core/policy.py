@@ -24,6 +24,8 @@ from captioncast.engines.asr.base import AsrResult
 
 VAD_FRAME = 512  # samples per speech-probability frame (32 ms at 16 kHz)
 ONSET_SLACK = 0.1  # a word may start this much before the VAD hears speech
+ALIGN_SLACK = 1.0  # a committed word found again in a new decode moved at most this much
+SPEECH_SLACK = 0.2  # a word this close to speech the VAD heard is taken as heard
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,13 +221,26 @@ class StreamingPolicy:
         They are recognized by text first (timestamps move between decodes, and a word lost
         to a time cut-off would be lost for good), by time where the text changed.
         """
-        words = [self._clamp_to_onset(w.shifted(offset)) for w in result.words]
+        words = [
+            self._clamp_to_onset(w.shifted(offset))
+            for w in result.words
+            if self._in_speech_span(w.shifted(offset))
+        ]
         in_window = [w for w in self._committed if w.end > offset]
         aligned = _after_aligned(in_window, words)
         if aligned is None:
             floor = self.committed_until - 0.1
             aligned = [w for w in words if w.start >= floor]
         return _drop_repeated_prefix(self._committed, aligned)
+
+    def _in_speech_span(self, word: Word) -> bool:
+        """Whether the VAD heard speech where ``word`` lies. Whisper writes words for silence
+        (often the prompt again, or "Thank you."); the VAD does not hear them."""
+        spans = self._speech_spans
+        if not spans or word.end < spans[0][0]:
+            return True  # older than what the VAD remembers: no evidence against it
+        return any(on - SPEECH_SLACK < word.end and word.start < off + SPEECH_SLACK
+                   for on, off in spans)  # fmt: skip
 
     def _clamp_to_onset(self, word: Word) -> Word:
         """Whisper stretches the first word after a pause back into the silence; the VAD
@@ -300,15 +315,19 @@ def _merge(first: PolicyUpdate, then: PolicyUpdate) -> PolicyUpdate:
 
 def _after_aligned(committed: list[Word], hypothesis: list[Word]) -> list[Word] | None:
     """The words of ``hypothesis`` after the stretch that repeats ``committed`` (compared by
-    text), or None when the hypothesis does not repeat the last committed word."""
+    text, and where it was said: "for" committed at 2 s is not the "for" heard at 5 s), or
+    None when the hypothesis does not repeat the last committed word."""
     if not committed:
         return hypothesis
     a = [normalize(w.text) for w in committed]
     b = [normalize(w.text) for w in hypothesis]
     blocks = SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    last = committed[-1]
     for block in reversed(blocks):
         if block.size and block.a + block.size == len(a):
-            return hypothesis[block.b + block.size :]
+            same = hypothesis[block.b + block.size - 1]
+            if abs((same.start + same.end) / 2 - (last.start + last.end) / 2) <= ALIGN_SLACK:
+                return hypothesis[block.b + block.size :]
     return None
 
 

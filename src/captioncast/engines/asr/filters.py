@@ -51,3 +51,47 @@ def repeated_phrase(tokens: list[str], times: int) -> list[str] | None:
             ):
                 return phrase
     return None
+
+
+def cut_loop(segment: AsrSegment) -> AsrSegment:
+    """``segment`` without the repetition loop it ends in, and without words that are not
+    words (runs of underscores or dashes).
+
+    Whisper usually transcribes the audio correctly up to a point and then repeats itself
+    ("In the capital. In the capital. In the capital…"): the first occurrence is kept, so the
+    decode is not wasted, and the streaming policy checks it against the next decode anyway.
+    A phrase of two or more words said twice in a row, or one word three times, counts as a
+    loop only when it is followed by more repetition or by nothing: real speech repeats too.
+    """
+    words = [w for w in segment.words if any(c.isalnum() for c in w.text.replace("_", ""))]
+    tokens = [" ".join(normalized_tokens(w.text)) for w in words]
+    cut = _loop_start(tokens)
+    if cut is None and len(words) == len(segment.words):
+        return segment
+    kept = tuple(words[:cut] if cut is not None else words)
+    text = " ".join(w.text for w in kept)
+    return AsrSegment(
+        segment.start,
+        kept[-1].end if kept else segment.start,
+        text,
+        kept,
+        segment.avg_logprob,
+        segment.no_speech_prob,
+        compression_ratio=1.0 if cut is not None else segment.compression_ratio,
+    )
+
+
+def _loop_start(tokens: list[str]) -> int | None:
+    """Index where the looping repeats begin: the start of the phrase's second occurrence."""
+    count = len(tokens)
+    for start in range(count):
+        for size in range(1, (count - start) // 2 + 1):
+            phrase = tokens[start : start + size]
+            repeats = 1
+            while tokens[start + repeats * size : start + (repeats + 1) * size] == phrase:
+                repeats += 1
+            needed = 3 if size == 1 else 2
+            runs_to_end = start + repeats * size >= count - size
+            if repeats >= needed and (repeats >= needed + 1 or runs_to_end):
+                return start + size
+    return None

@@ -18,7 +18,7 @@ import numpy as np
 from captioncast.core.audio import SAMPLE_RATE, Samples
 from captioncast.core.words import Word
 from captioncast.engines.asr.base import AsrResult, AsrSegment
-from captioncast.engines.asr.filters import rejection_reason
+from captioncast.engines.asr.filters import cut_loop, rejection_reason
 from captioncast.engines.asr.models import resolve_model
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,7 @@ def convert_segment(segment: Any, duration: float) -> AsrSegment:
 def _keep_speech(segments: Iterable[AsrSegment]) -> Iterable[AsrSegment]:
     # Consuming the generator fully is what runs the decode; filtering happens as it goes.
     for segment in segments:
+        segment = cut_loop(segment)
         reason = rejection_reason(segment)
         if reason is None:
             if segment.words:
