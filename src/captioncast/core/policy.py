@@ -41,6 +41,9 @@ class PolicyConfig:
     # without agreement, so the final text (and the captions made from it) never lag
     # without bound: a caption's deadline counts from its first word's start.
     commit_after: float = 3.0
+    # Words ending this close to the end of the decoded audio are not committed on agreement:
+    # a word cut off by the window is guessed the same way twice as easily as it is heard.
+    edge: float = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +195,10 @@ class StreamingPolicy:
             committed = hypothesis
             self._hypothesis = []
         else:
+            settled = request.window_end - self.config.edge
             n = _agreement(self._hypothesis, hypothesis)
+            while n and hypothesis[n - 1].end > settled:
+                n -= 1  # two decodes that both end here agree on guesses, not on hearing
             old = request.window_end - self.config.commit_after
             while n < len(hypothesis) and hypothesis[n].start <= old:
                 n += 1

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BEAM_SIZE = 1
 CPU_COMPUTE_TYPE = "int8"
 FULL_CONTEXT_FRAMES = 3000  # Whisper's encoder input: 30 s of 10 ms mel frames
-CONTEXT_MARGIN = 3.0  # seconds of padding the encoder sees after the audio
+CONTEXT_MARGIN = 8.0  # seconds of padding the encoder sees after the audio
 
 
 def encoder_frames(seconds: float) -> int:
