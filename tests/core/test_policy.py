@@ -115,7 +115,8 @@ def test_window_is_trimmed_at_sentence_ends_and_bounded() -> None:
 
 
 def test_window_without_sentence_ends_is_still_bounded() -> None:
-    engine = Engine(script(" ".join(["word"] * 80), 0.2, step=0.3), garble=False)
+    # A speaker who never ends a sentence: no sentence end to trim at.
+    engine = Engine(script(" ".join(f"w{i}" for i in range(80)), 0.2, step=0.3), garble=False)
     policy = StreamingPolicy(PolicyConfig(max_window=8.0))
     updates = run(policy, engine, 26.0)
     assert max(len(c.audio) for c in engine.calls) / SAMPLE_RATE <= 8.6
@@ -258,3 +259,19 @@ def test_a_committed_word_is_found_again_where_it_was_said_not_later() -> None:
              Word("for", 2.1, 2.3), Word("watching", 2.4, 2.8))  # fmt: skip
     policy.accept(req, hypothesis(*later))
     assert [w.text for w in policy._hypothesis][:3] == ["us", "tonight", "thank"]
+
+
+def test_a_decode_that_recites_the_prompt_is_ignored() -> None:
+    policy = StreamingPolicy(PolicyConfig(trim_after=1.0))
+    feed(policy, 0.0, 2.048, speech=True)
+    req = policy.flush_request()
+    assert req is not None
+    said = ("The", "city", "library", "is", "open.")
+    policy.accept(
+        req, hypothesis(*(Word(t, 0.2 + i * 0.3, 0.4 + i * 0.3) for i, t in enumerate(said)))
+    )
+    feed(policy, 2.048, 1.024, speech=True)
+    req = policy.flush_request()
+    assert req is not None and req.prompt.startswith("The city library")
+    echo = hypothesis(*(Word(t, 0.1 + i * 0.2, 0.25 + i * 0.2) for i, t in enumerate(said)))
+    assert policy.accept(req, echo).committed == ()

@@ -55,3 +55,17 @@ def test_repeated_phrase_finds_the_shortest_loop() -> None:
     assert repeated_phrase(tokens, 4) == ["so", "on"]
     assert repeated_phrase(tokens, 5) is None
     assert repeated_phrase([], 4) is None
+
+
+def test_a_segment_of_made_up_words_is_rejected() -> None:
+    from captioncast.core.words import Word
+    from captioncast.engines.asr.base import AsrSegment
+    from captioncast.engines.asr.filters import rejection_reason
+
+    made_up = tuple(
+        Word(t, i * 0.3, i * 0.3 + 0.2, 0.01) for i, t in enumerate(["in", "the", "city."])
+    )
+    segment = AsrSegment(0.0, 1.0, "in the city.", made_up, avg_logprob=-1.4, no_speech_prob=0.03)
+    assert rejection_reason(segment) is not None
+    heard = tuple(Word(w.text, w.start, w.end, 0.8) for w in made_up)
+    assert rejection_reason(AsrSegment(0.0, 1.0, "in the city.", heard, avg_logprob=-1.4)) is None

@@ -32,8 +32,7 @@ RUN_ON = (
     "The city library is open every day of the week and it offers free courses in languages "
     "and music and cooking and computer skills for people of all ages",
     "and anyone who wants to learn something new is welcome to join at any time of the year",
-    "and the teachers say the most popular course this winter has been painting with "
-    "watercolours",
+    "and the teachers say the most popular course this winter has been painting with watercolours",
 )
 
 
@@ -120,7 +119,7 @@ def test_a_loop_prone_tail_does_not_repeat_or_stall(engine: AsrEngine) -> None:
     assert len(words) <= len(RUN_ON[0].split()) + 2, recognizer_words
     for size in range(2, 6):
         phrases = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
-        assert all(phrases.count(p) < 2 for p in phrases), recognizer_words
+        assert all(phrases.count(p) < 2 for p in phrases), " ".join(recognizer_words)
 
 
 def normalize(text: str) -> str:

@@ -118,9 +118,7 @@ async def test_print_captions_until_end_of_stream(demo: LiveServer) -> None:
     broker, channel = demo.services.broker, "demo-en-en"
     token = demo.services.tokens.mint(["demo"], 600).token
     out = io.StringIO()
-    viewer = asyncio.create_task(
-        print_captions(demo.ws_url, token, channel, "captions", out=out)
-    )
+    viewer = asyncio.create_task(print_captions(demo.ws_url, token, channel, "captions", out=out))
     for _ in range(500):  # until the viewer has subscribed
         if broker.subscriber_count(channel):  # type: ignore[attr-defined]
             break

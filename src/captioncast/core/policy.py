@@ -24,6 +24,7 @@ from captioncast.engines.asr.base import AsrResult
 
 VAD_FRAME = 512  # samples per speech-probability frame (32 ms at 16 kHz)
 ONSET_SLACK = 0.1  # a word may start this much before the VAD hears speech
+ECHO_WORDS = 4  # a decode that starts with this many words of the prompt is an echo
 ALIGN_SLACK = 1.0  # a committed word found again in a new decode moved at most this much
 SPEECH_SLACK = 0.2  # a word this close to speech the VAD heard is taken as heard
 
@@ -190,6 +191,8 @@ class StreamingPolicy:
     def accept(self, request: DecodeRequest, result: AsrResult) -> PolicyUpdate:
         """Take the engine's hypothesis for ``request`` and commit what is settled."""
         self._decoded_until = request.window_end
+        if _echoes_prompt(request.prompt, result):
+            result = AsrResult(())
         hypothesis = self._fresh_words(result, request.window_start)
         if request.final:
             committed = hypothesis
@@ -305,6 +308,15 @@ def _agreement(previous: list[Word], current: list[Word]) -> int:
             break
         n += 1
     return n
+
+
+def _echoes_prompt(prompt: str, result: AsrResult) -> bool:
+    """Whether the decode starts by reciting the prompt: what Whisper writes when it hears
+    nothing it can transcribe (a hum, music), placing the words anywhere it likes."""
+    head = [normalize(w.text) for w in result.words[:ECHO_WORDS]]
+    said = [normalize(w) for w in prompt.split()[: ECHO_WORDS + 1]]
+    # The prompt is cut to a length, so its first word may be a fragment: skip it too.
+    return len(head) == ECHO_WORDS and head in (said[:ECHO_WORDS], said[1 : ECHO_WORDS + 1])
 
 
 def _merge(first: PolicyUpdate, then: PolicyUpdate) -> PolicyUpdate:

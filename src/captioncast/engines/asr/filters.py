@@ -15,6 +15,7 @@ MAX_COMPRESSION_RATIO = 2.4
 MAX_REPEATS = 3  # a word or phrase said 4+ times in a row is a loop
 NO_SPEECH_PROB = 0.6
 LOW_AVG_LOGPROB = -1.0
+UNLIKELY_WORDS = 0.1  # mean word probability of a segment made up rather than heard
 
 _NON_WORD = re.compile(r"[^\w']+")
 
@@ -28,6 +29,14 @@ def rejection_reason(segment: AsrSegment) -> str | None:
             f"no speech (no_speech_prob {segment.no_speech_prob:.2f}, "
             f"avg_logprob {segment.avg_logprob:.2f})"
         )
+    if segment.words and segment.avg_logprob < LOW_AVG_LOGPROB:
+        mean = sum(w.probability for w in segment.words) / len(segment.words)
+        if mean < UNLIKELY_WORDS:
+            # Whisper's guess when it hears nothing it knows: often the prompt again.
+            return (
+                f"unlikely words (mean probability {mean:.2f}, "
+                f"avg_logprob {segment.avg_logprob:.2f})"
+            )
     tokens = normalized_tokens(segment.text)
     phrase = repeated_phrase(tokens, MAX_REPEATS + 1)
     if phrase is not None:
