@@ -9,6 +9,7 @@ import logging
 import math
 import threading
 import time
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,12 @@ class FasterWhisperEngine:
         )
 
 
+def compression_ratio(text: str) -> float:
+    """Whisper's repetitiveness measure: raw bytes over zlib-compressed bytes."""
+    raw = text.encode()
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
 def token_budget(seconds: float) -> int:
     """The most tokens one decode of ``seconds`` of audio may produce.
 
@@ -167,7 +174,9 @@ def convert_segment(segment: Any, duration: float) -> AsrSegment:
         words=words,
         avg_logprob=float(segment.avg_logprob),
         no_speech_prob=float(segment.no_speech_prob),
-        compression_ratio=float(segment.compression_ratio),
+        # faster-whisper gives every segment of a decode the ratio of the decode's whole
+        # text: one looping segment would condemn the good ones beside it.
+        compression_ratio=compression_ratio(segment.text.strip()),
     )
 
 
