@@ -85,6 +85,11 @@ def summarize(
     }
 
 
+def rewrite(json_path: Path) -> None:
+    """Write the markdown table again from a results file."""
+    json_path.with_suffix(".md").write_text(markdown(json.loads(json_path.read_text())))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["base", "tiny.en"])
@@ -135,7 +140,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"max_latency {report['max_latency']} s; one model instance shared by all flows",
         "",
         "| model | flows | final p95 (s, worst flow) | caption p95 (s) | captions on time "
-        "| WER final (worst) | WER offline | CPU (cores) | real time |",
+        "| WER final (worst) | WER offline | CPU (cores) | real time¹ |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for model, loads in report["models"].items():
@@ -143,13 +148,19 @@ def markdown(report: dict[str, Any]) -> str:
             if n == "wer_offline":
                 continue
             on_time = r["captions_within_max_latency"]
-            real_time = on_time == 1 and r["wer_final_worst"] <= loads["wer_offline"] + 1.0
+            alone = loads.get("1", r)["wer_final_worst"]  # the same model serving one flow
+            real_time = on_time == 1 and r["wer_final_worst"] <= alone + 1.0
             lines.append(
                 f"| {model} | {n} | {r['final_latency_p95_worst']} | "
                 f"{r['caption_latency_p95_worst']} | {on_time * 100:.0f} % | "
                 f"{r['wer_final_worst']} % | {loads['wer_offline']} % | {r['cpu_cores_used']} "
                 f"| {'yes' if real_time else 'no'} |"
             )
+    lines += [
+        "",
+        "¹ every caption block within max_latency, and the final text no more than one point "
+        "of WER worse than the same model serving one flow.",
+    ]
     return "\n".join(lines) + "\n"
 
 
