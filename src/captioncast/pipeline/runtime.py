@@ -37,7 +37,7 @@ class RuntimeSettings:
 def policy_config(max_latency: float) -> PolicyConfig:
     """Streaming settings for a flow: words are forced final early enough that a caption
     block made of them can still go out within ``max_latency``."""
-    return PolicyConfig(min_step=0.5, commit_after=min(max(max_latency - 3.0, 1.0), 10.0))
+    return PolicyConfig(min_step=0.3, commit_after=min(max(max_latency - 3.0, 1.0), 10.0))
 
 
 class EngineCache:
