@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     for model in args.models:
         words, offline_text = offline_reference(speech, model)
-        data = Path(os.environ.get("TMPDIR", "/tmp")) / f"captioncast-capacity-{model}"
+        tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+        data = tmp / f"captioncast-capacity-{os.getpid()}-{model}"
         server = ServerProcess(data, model=model)
         server.start(timeout=300)
         loads: dict[str, Any] = {"wer_offline": wer(speech.text, offline_text)}
