@@ -15,7 +15,7 @@ from captioncast.core.layout import CaptionLayout
 from captioncast.core.policy import VAD_FRAME
 from captioncast.core.words import Word
 from captioncast.engines.asr.base import AsrResult, AsrSegment
-from captioncast.pipeline.flow import ChannelSpec, FlowRun
+from captioncast.pipeline.flow import FlowRun
 from captioncast.pipeline.recognizer import Recognizer
 from captioncast.pipeline.runtime import policy_config
 
@@ -99,7 +99,8 @@ async def publish(run: FlowRun, seconds: float, epoch: float) -> None:
 
 async def test_flow_publishes_transcripts_and_captions_across_a_reconnect() -> None:
     broker = MemoryBroker()
-    for info in flow_channels("f1", "demo", "en", ["de"]):
+    source, target = flow_channels("f1", "demo", "en", ["de"])
+    for info in (source, target):
         broker.register(info)
     engine = ScriptEngine()
     recognizer = Recognizer(engine, ScriptVad(), "en")
@@ -110,8 +111,8 @@ async def test_flow_publishes_transcripts_and_captions_across_a_reconnect() -> N
             recognizer,
             broker,
             executor,
-            ChannelSpec("demo-en-en", "en", "transcription"),
-            [ChannelSpec("demo-en-de", "de", "translation")],
+            source,
+            [target],
             CaptionLayout(),
             5.0,
             DirectDecoder,
@@ -176,8 +177,8 @@ class SlowEngine(ScriptEngine):
 async def test_caption_deadline_is_met_while_the_recognizer_is_busy() -> None:
     words = script("one two three four five six seven eight nine ten", 0.3, step=0.35)
     broker = MemoryBroker()
-    for info in flow_channels("f2", "slow", "en", []):
-        broker.register(info)
+    (source,) = flow_channels("f2", "slow", "en", [])
+    broker.register(source)
     engine = SlowEngine(words, slow_after=2.5, delay=2.5)
     recognizer = Recognizer(engine, ScriptVad(words), "en", policy_config(3.5))
     engine.recognizer = recognizer
@@ -193,7 +194,7 @@ async def test_caption_deadline_is_met_while_the_recognizer_is_busy() -> None:
     with ThreadPoolExecutor(1) as executor:
         run = FlowRun(
             "f2", recognizer, broker, executor,
-            ChannelSpec("slow-en-en", "en", "transcription"), [],
+            source, [],
             CaptionLayout(), 3.5, DirectDecoder,
         )  # fmt: skip
         run.start()
@@ -213,15 +214,15 @@ async def test_caption_deadline_is_met_while_the_recognizer_is_busy() -> None:
 
 async def test_a_new_publisher_takes_over_from_a_stale_connection() -> None:
     broker = MemoryBroker()
-    for info in flow_channels("f3", "demo", "en", []):
-        broker.register(info)
+    (source,) = flow_channels("f3", "demo", "en", [])
+    broker.register(source)
     engine = ScriptEngine()
     recognizer = Recognizer(engine, ScriptVad(), "en")
     engine.recognizer = recognizer
     with ThreadPoolExecutor(1) as executor:
         run = FlowRun(
             "f3", recognizer, broker, executor,
-            ChannelSpec("demo-en-en", "en", "transcription"), [],
+            source, [],
             CaptionLayout(), 5.0, DirectDecoder,
         )  # fmt: skip
         sub = await broker.subscribe("demo-en-en")

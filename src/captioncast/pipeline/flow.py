@@ -9,12 +9,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from typing import Protocol
 
 from captioncast.bus.base import Broker
 from captioncast.core.audio import AudioChunk, PcmFrame
 from captioncast.core.captioner import Captioner
+from captioncast.core.channels import ChannelInfo
 from captioncast.core.layout import CaptionLayout
 from captioncast.core.messages import Response, ResponseContext, build_response
 from captioncast.core.timeline import Timeline
@@ -35,13 +35,6 @@ class AudioDecoder(Protocol):
 DecoderFactory = Callable[[Callable[[PcmFrame], None], Callable[[str], None]], AudioDecoder]
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelSpec:
-    name: str
-    language: str
-    service_type: str
-
-
 class FlowRun:
     """Drives one flow: places decoded audio on the timeline, steps the recognizer in the
     worker executor, and publishes transcript and caption responses.
@@ -57,8 +50,8 @@ class FlowRun:
         recognizer: Recognizer,
         broker: Broker,
         executor: Executor,
-        source: ChannelSpec,
-        targets: Sequence[ChannelSpec],
+        source: ChannelInfo,
+        targets: Sequence[ChannelInfo],
         layout: CaptionLayout,
         max_latency: float,
         decoder_factory: DecoderFactory,
@@ -252,8 +245,10 @@ class FlowRun:
             except Exception:
                 log.exception("flow %s: publishing on %s failed", self.flow_id, channel)
 
-    def _end_of_stream(self, channel: ChannelSpec, now: float) -> Response:
-        ctx = ResponseContext(channel.language, "translation", self._speaker, self.timeline.at)
+    def _end_of_stream(self, channel: ChannelInfo, now: float) -> Response:
+        ctx = ResponseContext(
+            channel.language, channel.service_type, self._speaker, self.timeline.at
+        )
         return build_response(
             ctx,
             response_id=str(uuid.uuid4()),

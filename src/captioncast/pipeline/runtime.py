@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from captioncast.bus.base import Broker
 from captioncast.core.audio import PcmFrame
-from captioncast.core.channels import channel_name
+from captioncast.core.channels import flow_channels
 from captioncast.core.policy import PolicyConfig
 from captioncast.engines.asr.base import AsrEngine
 from captioncast.engines.vad.base import VadModel
 from captioncast.errors import StoreError
-from captioncast.pipeline.flow import AudioDecoder, ChannelSpec, FlowRun, PublisherSession
+from captioncast.pipeline.flow import AudioDecoder, FlowRun, PublisherSession
 from captioncast.pipeline.recognizer import Recognizer
 from captioncast.store.base import FlowRecord, FlowStatus, FlowStore
 
@@ -90,12 +90,6 @@ class PipelineRuntime:
         s = self.settings
         return f"rtmp://{s.public_host}:{s.rtmp_port}/{s.rtmp_app}"
 
-    def is_running(self, flow_id: str) -> bool:
-        return flow_id in self._runs
-
-    def run_of(self, flow_id: str) -> FlowRun | None:
-        return self._runs.get(flow_id)
-
     async def start(self, flow: FlowRecord) -> None:
         """Load the flow's model and start accepting its publisher. Idempotent.
 
@@ -117,15 +111,9 @@ class PipelineRuntime:
             return
         recognizer = Recognizer(engine, vad, flow.source_language, policy_config(flow.max_latency))
         name = flow.stream_name
-        source = ChannelSpec(
-            channel_name(name, flow.source_language, flow.source_language),
-            flow.source_language,
-            "transcription",
+        source, *targets = flow_channels(
+            flow.flow_id, name, flow.source_language, flow.target_languages
         )
-        targets = [
-            ChannelSpec(channel_name(name, flow.source_language, lang), lang, "translation")
-            for lang in flow.target_languages
-        ]
         run = FlowRun(
             flow.flow_id,
             recognizer,
