@@ -20,6 +20,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, help=f"HTTP port (default {d.port})")
     p.add_argument("--rtmp-host", help="RTMP listen address (default: --host)")
     p.add_argument("--rtmp-port", type=int, help=f"RTMP port (default {d.rtmp_port})")
+    p.add_argument("--srt-host", help="SRT listen address for srt_push flows (default: --host)")
+    p.add_argument("--srt-ports", help=f"port range of srt_push flows (default {d.srt_ports})")
     p.add_argument("--public-host", help="host name publishers and viewers use in URLs")
     p.add_argument("--data-dir", type=Path, help=f"flows, keys (default {d.data_dir})")
     p.add_argument("--model", help="ASR model: base, tiny.en or a CTranslate2 directory")

@@ -16,6 +16,8 @@ class ServeConfig:
     port: int = 8080
     rtmp_host: str | None = None  # defaults to ``host``
     rtmp_port: int = 1935
+    srt_host: str | None = None  # where srt_push listeners bind; defaults to ``host``
+    srt_ports: str = "10000-10099"  # the range srt_push flows take their ports from
     public_host: str | None = None  # the host publishers and viewers use; defaults to host
     data_dir: Path = Path("./data")
     model: str = "base"
@@ -23,11 +25,30 @@ class ServeConfig:
     vad: str = "silero"
     log_level: str = "info"
 
+    def __post_init__(self) -> None:
+        port_range(self.srt_ports)  # a bad range fails at start-up, not at the first flow
+
+    @property
+    def srt_port_range(self) -> range:
+        return port_range(self.srt_ports)
+
     @property
     def advertised_host(self) -> str:
         if self.public_host:
             return self.public_host
         return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+
+
+def port_range(text: str) -> range:
+    """``"10000-10099"`` (inclusive) as a range; raises ConfigError."""
+    first, sep, last = text.partition("-")
+    try:
+        start, stop = int(first), int(last if sep else first)
+    except ValueError:
+        raise ConfigError(f"a port range looks like 10000-10099, not {text!r}") from None
+    if not 1 <= start <= stop <= 65535:
+        raise ConfigError(f"port range {text!r} must lie within 1-65535, low to high")
+    return range(start, stop + 1)
 
 
 ENV_PREFIX = "CAPTIONCAST_"

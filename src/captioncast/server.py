@@ -36,6 +36,7 @@ from captioncast.ingest.rtmp.server import RtmpServer
 from captioncast.pipeline.runtime import EngineCache, PipelineRuntime, RuntimeSettings
 from captioncast.store.base import ACTIVE_STATUSES, FlowStatus
 from captioncast.store.sqlite import SqliteFlowStore
+from captioncast.store.transcripts import SqliteTranscriptStore
 from captioncast.web.app import create_app
 from captioncast.web.services import Services
 
@@ -61,7 +62,8 @@ async def build(config: ServeConfig) -> Server:
     if api_key.generated:
         print(f"captioncast: generated a management API key (stored in {data_dir}):")
         print(f"  {api_key.value}", flush=True)
-    store = SqliteFlowStore.in_data_dir(data_dir)
+    store = SqliteFlowStore.in_data_dir(data_dir, config.srt_port_range)
+    transcripts = SqliteTranscriptStore.in_data_dir(data_dir)
     broker = MemoryBroker()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
 
@@ -84,8 +86,15 @@ async def build(config: ServeConfig) -> Server:
         executor,
         new_vad,
         FlvAudioDecoder,
-        RuntimeSettings(config.advertised_host, config.rtmp_port, default_model=config.model),
+        RuntimeSettings(
+            config.advertised_host,
+            config.rtmp_port,
+            default_model=config.model,
+            srt_listen_host=config.srt_host or config.host,
+            hls_dir=data_dir / "hls",
+        ),
         store,
+        transcripts,
     )
     services = Services(
         store=store,
@@ -94,6 +103,8 @@ async def build(config: ServeConfig) -> Server:
         tokens=TokenAuthority.in_data_dir(data_dir),
         api_key=api_key,
         runtime=runtime,
+        transcripts=transcripts,
+        hls_dir=data_dir / "hls",
     )
     rtmp = RtmpServer(
         runtime.authorize, host=config.rtmp_host or config.host, port=config.rtmp_port
@@ -200,6 +211,7 @@ async def shutdown(server: Server) -> None:
     try:
         await _drain(server)
         await server.services.store.close()
+        await server.services.transcripts.close()
     finally:
         # A decode may still be running in the inference thread: wait off the loop.
         await asyncio.to_thread(server.executor.shutdown, wait=True)

@@ -275,3 +275,22 @@ def test_a_decode_that_recites_the_prompt_is_ignored() -> None:
     assert req is not None and req.prompt.startswith("The city library")
     echo = hypothesis(*(Word(t, 0.1 + i * 0.2, 0.25 + i * 0.2) for i, t in enumerate(said)))
     assert policy.accept(req, echo).committed == ()
+
+
+def test_after_the_source_ends_the_old_words_are_no_longer_the_prompt() -> None:
+    # A publisher that reconnects and repeats what was said: without its prompt, the
+    # repeated words are heard, not taken for an echo of the prompt.
+    policy = StreamingPolicy(PolicyConfig(trim_after=1.0))
+    feed(policy, 0.0, 2.048, speech=True)
+    req = policy.flush_request()
+    assert req is not None
+    said = ("The", "city", "library", "is", "open.")
+    policy.accept(
+        req, hypothesis(*(Word(t, 0.2 + i * 0.3, 0.4 + i * 0.3) for i, t in enumerate(said)))
+    )
+    policy.end_context()
+    feed(policy, 2.048, 1.024, speech=True)
+    req = policy.flush_request()
+    assert req is not None and req.prompt == ""
+    again = hypothesis(*(Word(t, 0.1 + i * 0.2, 0.25 + i * 0.2) for i, t in enumerate(said)))
+    assert [w.text for w in policy.accept(req, again).committed] == list(said)

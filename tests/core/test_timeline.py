@@ -33,3 +33,29 @@ def test_missing_pts_stays_none() -> None:
     tl = Timeline()
     tl.place(frame(1600, None, 7.0))
     assert tl.at(0.05).pts is None
+
+
+def sei_frame(n: int, pts: float, sei: float | None) -> PcmFrame:
+    return PcmFrame(np.zeros(n, dtype=np.float32), pts, 1000.0 + pts, sei)
+
+
+def test_sei_clock_is_carried_forward_and_read_back_to_the_stream_start() -> None:
+    tl = Timeline(start_time=30.0)
+    tl.place(sei_frame(1600, 0.0, None))  # audio decoded before the first SEI arrived
+    tl.place(sei_frame(1600, 0.1, 5000.1))
+    tl.place(sei_frame(1600, 0.2, 5000.2))
+    assert tl.now == 30.3
+    assert tl.at(30.0).sei_timestamp == 5000.0
+    assert tl.at(30.25).sei_timestamp == 5000.25
+
+
+def test_sei_clock_is_not_read_back_across_a_gap_or_from_far_ahead() -> None:
+    tl = Timeline()
+    tl.place(sei_frame(16000, 0.0, None))
+    tl.publisher_left()
+    tl.place(sei_frame(1600, 0.0, 9000.0))  # a new publisher, with SEI
+    assert tl.at(0.5).sei_timestamp is None and tl.at(1.05).sei_timestamp == 9000.05
+    far = Timeline()
+    far.place(sei_frame(48000, 0.0, None))
+    far.place(sei_frame(1600, 3.0, 7000.0))
+    assert far.at(0.1).sei_timestamp is None

@@ -26,6 +26,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_udp_ports(count: int) -> str:
+    """A range of ``count`` consecutive UDP ports free now on loopback (``"a-b"``)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            first = int(s.getsockname()[1])
+        if first + count > 65535:
+            continue
+        try:
+            held = []
+            for port in range(first, first + count):
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(u)
+                u.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for u in held:
+                u.close()
+        return f"{first}-{first + count - 1}"
+    raise AssertionError("no free UDP port range")
+
+
 @dataclass
 class ServerProcess:
     data_dir: Path
@@ -33,6 +56,7 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     rtmp_port: int = field(default_factory=free_port)
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    srt_ports: str = field(default_factory=lambda: free_udp_ports(4))
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -44,6 +68,7 @@ class ServerProcess:
             sys.executable, "-m", "captioncast.cli", "serve", "--host", "127.0.0.1",
             "--port", str(self.port), "--rtmp-port", str(self.rtmp_port),
             "--data-dir", str(self.data_dir), "--model", self.model, "--log-level", "debug",
+            "--srt-ports", self.srt_ports,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -76,6 +101,10 @@ class ServerProcess:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/ws"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def api(self, method: str, path: str, body: Any = None, expect: int | None = None) -> Any:
         r = httpx.request(
@@ -112,6 +141,20 @@ def publish(
     cmd += ["-re"] if realtime else []
     cmd += [*extra_input, "-i", str(media), "-vn", "-c:a", "aac", "-b:a", "96k", "-f", "flv", url]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def ffmpeg_process(*args: str) -> subprocess.Popen[bytes]:
+    """Any ffmpeg command line (publishers, servers a flow pulls from)."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is required"
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def publish_srt(media: Path, url: str, *output: str) -> subprocess.Popen[bytes]:
+    """ffmpeg pushing ``media`` in real time over SRT (MPEG-TS), audio as AAC."""
+    codecs = output or ("-vn", "-c:a", "aac", "-b:a", "96k")
+    return ffmpeg_process("-re", "-i", str(media), *codecs, "-f", "mpegts", url)
 
 
 def publish_lavfi(graph: str, url: str) -> subprocess.Popen[bytes]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import srt
 import websockets
+import webvtt
 from harness import ServerProcess, finish, publish, until_done
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -70,5 +74,38 @@ async def test_sigterm_says_going_away_and_flows_survive_the_restart(
             rc, err = await until_done(ffmpeg)
             assert rc == 0, err
         assert captions
+        again.stop_flow(stored)
+        check_transcripts(again, flow["flow_id"], received, captions)
     finally:
         again.stop()
+
+
+def check_transcripts(
+    server: ServerProcess,
+    flow_id: str,
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
+) -> None:
+    """The transcript holds the captions of both runs, in order, in every format."""
+    path = f"/v1/flows/{flow_id}/transcript"
+    cues = server.api("GET", path, expect=200)["cues"]
+    ids = [c["id"] for c in cues]
+    first = next(r for r in before if r["type"] == "captions")
+    second = next(r for r in after if r["type"] == "captions")
+    assert first["id"] in ids and second["id"] in ids
+    assert ids.index(first["id"]) < ids.index(second["id"])
+    # The restarted flow's clock went on after the captions it had: no time repeats.
+    starts = [c["start"] for c in cues]
+    assert starts == sorted(starts) and len(ids) == len(set(ids))
+    assert second["start"] > first["end"]
+
+    vtt = httpx.get(server.url(path + "?format=vtt"), headers=server.auth, timeout=10)
+    assert vtt.headers["content-type"].startswith("text/vtt")
+    parsed = webvtt.from_buffer(io.StringIO(vtt.text))
+    assert [c.text.replace("\n", " ") for c in parsed] == [" ".join(c["lines"]) for c in cues]
+    srt_text = httpx.get(server.url(path + "?format=srt"), headers=server.auth, timeout=10).text
+    subtitles = list(srt.parse(srt_text))
+    assert len(subtitles) == len(cues)
+    assert subtitles[0].start.total_seconds() == pytest.approx(cues[0]["start"], abs=0.002)
+    txt = httpx.get(server.url(path + "?format=txt"), headers=server.auth, timeout=10).text
+    assert first["alternatives"][0]["transcript"].split()[0] in txt

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from captioncast.store.base import (
     FlowStatus,
     InvalidFlow,
     InvalidTransition,
+    NoFreePort,
     StreamNameTaken,
     can_transition,
 )
@@ -97,7 +99,8 @@ async def test_flows_survive_a_restart(tmp_path: Path) -> None:
         ({"name": "has-hyphen"}, "name"),
         ({"name": ""}, "name"),
         ({"name": "x" * 65}, "name"),
-        ({"source": "srt_push"}, "not supported yet"),
+        ({"source": "url_pull"}, "needs a url"),
+        ({"source": "srt_push", "url": "srt://h:1"}, "only for url_pull"),
         ({"source": "carrier"}, "source must be"),
         ({"source_language": "EN"}, "language"),
         ({"target_languages": ("en",)}, "distinct"),
@@ -120,3 +123,46 @@ def test_transition_table() -> None:
     assert not can_transition(FlowStatus.CREATED, FlowStatus.STOPPING)
     assert not can_transition(FlowStatus.ENDED, FlowStatus.STOPPING)
     assert can_transition(FlowStatus.ERROR, FlowStatus.STARTING)
+
+
+async def test_srt_ports_are_allocated_from_the_range_and_freed(tmp_path: Path) -> None:
+    store = SqliteFlowStore(tmp_path / "flows.db", srt_ports=range(20000, 20002))
+    a = await store.create(FlowSpec("a", "en", source="srt_push"))
+    b = await store.create(FlowSpec("b", "en", source="srt_push"))
+    plain = await store.create(FlowSpec("c", "en"))
+    assert (a.srt_port, b.srt_port, plain.srt_port) == (20000, 20001, None)
+    with pytest.raises(NoFreePort):
+        await store.create(FlowSpec("d", "en", source="srt_push"))
+    await store.delete(a.flow_id)
+    d = await store.create(FlowSpec("d", "en", source="srt_push"))
+    assert d.srt_port == 20000 and (await store.get(d.flow_id)).srt_port == 20000
+    await store.close()
+
+
+async def test_a_version_1_file_gains_the_srt_port_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    db.execute(
+        "INSERT INTO flows VALUES ('f1','old','rtmp_push',NULL,'en','[]',5,37,2,NULL,'key',"
+        "'ended',NULL,'2026-01-01T00:00:00+00:00','2026-01-01T00:00:00+00:00',NULL)"
+    )
+    db.commit()
+    db.close()
+    store = SqliteFlowStore(path)
+    old = await store.get("f1")
+    assert old.name == "old" and old.srt_port is None
+    new = await store.create(FlowSpec("new", "en", source="srt_push"))
+    assert new.srt_port == 10000
+    await store.close()
+
+
+V1_SCHEMA = """
+CREATE TABLE flows (
+    flow_id TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL, url TEXT,
+    source_language TEXT NOT NULL, target_languages TEXT NOT NULL, max_latency REAL NOT NULL,
+    max_chars_per_line INTEGER NOT NULL, max_lines INTEGER NOT NULL, model TEXT,
+    stream_key TEXT NOT NULL UNIQUE, status TEXT NOT NULL, error TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT
+);
+"""

@@ -134,14 +134,56 @@ async def test_duplicate_name_is_409(client: httpx.AsyncClient) -> None:
     assert response.status_code == 409 and response.json()["error"]["code"] == "name_taken"
 
 
-@pytest.mark.parametrize("source", ["srt_push", "url_pull"])
-async def test_other_sources_not_supported_yet(client: httpx.AsyncClient, source: str) -> None:
-    response = await client.post("/v1/flows", json={**DEMO, "source": source}, headers=AUTH)
+async def test_srt_push_flow_gets_a_port_and_details(client: httpx.AsyncClient) -> None:
+    first = await client.post("/v1/flows", json={**DEMO, "source": "srt_push"}, headers=AUTH)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["rtmp_details"] is None and body["url"] is None
+    srt = body["srt_details"]
+    assert srt["host"] == "127.0.0.1" and srt["streamid"] == "demo"
+    assert 10 <= len(srt["passphrase"]) <= 79
+    assert srt["full_url"] == (
+        f"srt://127.0.0.1:{srt['port']}?streamid=demo&passphrase={srt['passphrase']}"
+    )
+    second = await client.post(
+        "/v1/flows", json={**DEMO, "name": "other", "source": "srt_push"}, headers=AUTH
+    )
+    assert second.json()["srt_details"]["port"] != srt["port"]
+    # A deleted flow's port is free again.
+    await client.delete(f"/v1/flows/{body['flow_id']}", headers=AUTH)
+    third = await client.post(
+        "/v1/flows", json={**DEMO, "name": "third", "source": "srt_push"}, headers=AUTH
+    )
+    assert third.json()["srt_details"]["port"] == srt["port"]
+
+
+async def test_url_pull_flow_keeps_its_url(client: httpx.AsyncClient) -> None:
+    url = "https://media.example/live/stream.m3u8"
+    response = await client.post(
+        "/v1/flows", json={**DEMO, "source": "url_pull", "url": url}, headers=AUTH
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["url"] == url and body["rtmp_details"] is None and body["srt_details"] is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"source": "url_pull"}, "url_pull needs a url"),
+        ({"source": "url_pull", "url": "ftp://host/x"}, "url scheme must be one of"),
+        ({"source": "url_pull", "url": "relative/file.mp4"}, "url must be absolute"),
+        ({"source": "url_pull", "url": "srt://h:9000?mode=listener"}, "use srt_push"),
+        ({"source": "rtmp_push", "url": "rtmp://h/app"}, "url is only for url_pull"),
+    ],
+)
+async def test_bad_source_urls_are_422(
+    client: httpx.AsyncClient, fields: dict[str, str], message: str
+) -> None:
+    response = await client.post("/v1/flows", json={**DEMO, **fields}, headers=AUTH)
     assert response.status_code == 422
-    assert response.json()["error"] == {
-        "code": "not_supported",
-        "message": f"source '{source}' is not supported yet",
-    }
+    error = response.json()["error"]
+    assert error["code"] == "invalid_flow" and message in error["message"]
 
 
 async def test_tokens(client: httpx.AsyncClient, services: Services) -> None:

@@ -15,6 +15,7 @@ from captioncast.bus.memory import MemoryBroker
 from captioncast.core.channels import ChannelRegistry
 from captioncast.store.base import FlowRecord
 from captioncast.store.sqlite import SqliteFlowStore
+from captioncast.store.transcripts import SqliteTranscriptStore
 from captioncast.web.app import create_app
 from captioncast.web.services import Services, WebSettings
 
@@ -41,6 +42,12 @@ class FakeRuntime:
     def rtmp_url(self, flow: FlowRecord) -> str:
         return "rtmp://127.0.0.1:1935/live"
 
+    def srt_host(self) -> str:
+        return "127.0.0.1"
+
+    def ingest_state(self, flow_id: str) -> dict[str, object] | None:
+        return None
+
 
 def make_services(
     data_dir: Path, settings: WebSettings | None = None, broker: MemoryBroker | None = None
@@ -52,6 +59,7 @@ def make_services(
         tokens=TokenAuthority.generate(),
         api_key=ApiKey(API_KEY, "env"),
         runtime=FakeRuntime(),
+        transcripts=SqliteTranscriptStore.in_data_dir(data_dir),
         settings=settings or WebSettings(),
     )
 

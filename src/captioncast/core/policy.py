@@ -99,6 +99,7 @@ class StreamingPolicy:
         self._speech_spans: list[list[float]] = []  # recent [onset, offset] of VAD speech
         self._committed: list[Word] = []
         self._hypothesis: list[Word] = []
+        self._context_from = 0.0  # committed words before this time are not the prompt
 
     @property
     def window_start(self) -> float:
@@ -188,6 +189,12 @@ class StreamingPolicy:
         """The last decode at the end of the source: commits whatever is pending."""
         return self._request(final=True) if self._speech_seen else None
 
+    def end_context(self) -> None:
+        """The source ended (a publisher left): what comes next does not continue what was
+        said, so it is decoded without those words as its prompt. (A new publisher may well
+        repeat them, and a prompt that matches the audio reads as an echo.)"""
+        self._context_from = self._received_until
+
     def accept(self, request: DecodeRequest, result: AsrResult) -> PolicyUpdate:
         """Take the engine's hypothesis for ``request`` and commit what is settled."""
         self._decoded_until = request.window_end
@@ -220,7 +227,11 @@ class StreamingPolicy:
         return DecodeRequest(self._audio.copy(), self._window_start, self._prompt(), final)
 
     def _prompt(self) -> str:
-        before = [w.text for w in self._committed if w.end <= self._window_start]
+        before = [
+            w.text
+            for w in self._committed
+            if self._context_from <= w.start and w.end <= self._window_start
+        ]
         return " ".join(before)[-self.config.prompt_chars :].lstrip()
 
     def _fresh_words(self, result: AsrResult, offset: float) -> list[Word]:

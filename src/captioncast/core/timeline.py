@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from captioncast.core.audio import SAMPLE_RATE, AudioChunk, PcmFrame
 
+SEI_LOOKAHEAD = 64  # anchors (frames) looked at past a time without an SEI clock
+SEI_LOOKAHEAD_SECONDS = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
@@ -48,8 +51,9 @@ class Timeline:
     the recognizer's window; older times resolve to the oldest anchor, extrapolated.
     """
 
-    def __init__(self, max_anchors: int = 8192) -> None:
-        self._samples = 0
+    def __init__(self, max_anchors: int = 8192, start_time: float = 0.0) -> None:
+        # A flow resumed after a restart continues its clock after what it already captioned.
+        self._samples = round(start_time * SAMPLE_RATE)
         self._anchors: deque[Anchor] = deque(maxlen=max_anchors)
         self._keys: deque[float] = deque(maxlen=max_anchors)
         self._gaps: list[Gap] = []
@@ -89,9 +93,23 @@ class Timeline:
         """The clocks at ``audio_time``, extrapolated from the nearest anchor before it."""
         if not self._anchors:
             return TimePoint(audio_time, None, 0.0, None)
-        i = bisect.bisect_right(self._keys, audio_time) - 1
-        anchor = self._anchors[max(i, 0)]
+        i = max(bisect.bisect_right(self._keys, audio_time) - 1, 0)
+        anchor = self._anchors[i]
         offset = audio_time - anchor.audio_time
         pts = None if anchor.pts is None else round(anchor.pts + offset, 3)
         sei = None if anchor.sei_timestamp is None else round(anchor.sei_timestamp + offset, 3)
+        if sei is None:
+            sei = self._sei_ahead(i, audio_time)
         return TimePoint(audio_time, pts, round(anchor.epoch + offset, 3), sei)
+
+    def _sei_ahead(self, i: int, audio_time: float) -> float | None:
+        """The SEI clock read backwards from a frame just after: audio decoded before the
+        stream's first SEI arrived (it rides on a video frame) still gets its time."""
+        gaps = {g.audio_time for g in self._gaps}
+        for j in range(i + 1, min(i + 1 + SEI_LOOKAHEAD, len(self._anchors))):
+            anchor = self._anchors[j]
+            if anchor.audio_time - audio_time > SEI_LOOKAHEAD_SECONDS or anchor.audio_time in gaps:
+                return None
+            if anchor.sei_timestamp is not None:
+                return round(anchor.sei_timestamp - (anchor.audio_time - audio_time), 3)
+        return None

@@ -7,8 +7,9 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 from typing import Protocol
 
 from captioncast.bus.base import Broker
@@ -18,6 +19,8 @@ from captioncast.core.channels import ChannelInfo
 from captioncast.core.layout import CaptionLayout
 from captioncast.core.messages import Response, ResponseContext, build_response
 from captioncast.core.timeline import Timeline
+from captioncast.ingest.flv import AUDIO, VIDEO
+from captioncast.ingest.sei import AvcSeiReader
 from captioncast.pipeline.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 WAKE_AFTER = 0.2  # seconds of new audio that wake the recognizer
 DEADLINE_CHECK = 0.2  # how often a pending caption block is checked against max latency
 MAX_PENDING = 120.0  # seconds of audio held for a recognizer that fell behind
+NO_AUDIO_AFTER = 8.0  # seconds of video without any audio that make a source unusable
 
 
 class AudioDecoder(Protocol):
@@ -33,6 +37,20 @@ class AudioDecoder(Protocol):
 
 
 DecoderFactory = Callable[[Callable[[PcmFrame], None], Callable[[str], None]], AudioDecoder]
+
+
+class PlaybackOutput(Protocol):
+    """Where the stream goes for the player (the HLS output): the publisher's tags on the
+    flow's clock, the flow's clock itself, and every final caption block."""
+
+    def on_tag(self, kind: int, timestamp_ms: int, payload: bytes) -> None: ...
+    def on_time(self, audio_time: float) -> None: ...
+    def on_caption(self, channel: str, response: Response) -> None: ...
+    async def close(self) -> None: ...
+
+
+CaptionSink = Callable[[ChannelInfo, Response], Awaitable[None]]
+"""Receives every final caption block after it is published (transcripts, HLS subtitles)."""
 
 
 class FlowRun:
@@ -56,6 +74,9 @@ class FlowRun:
         max_latency: float,
         decoder_factory: DecoderFactory,
         on_error: Callable[[str], None] = lambda reason: None,
+        on_caption: CaptionSink | None = None,
+        start_time: float = 0.0,
+        playback: PlaybackOutput | None = None,
     ) -> None:
         self.flow_id = flow_id
         self.recognizer = recognizer
@@ -63,7 +84,12 @@ class FlowRun:
         self.executor = executor
         self.source = source
         self.targets = tuple(targets)
-        self.timeline = Timeline()
+        self.timeline = Timeline(start_time=start_time)
+        self._on_caption = on_caption
+        self._playback = playback
+        self._tag_offsets: dict[int, int] = {}  # session → ms added to its tag timestamps
+        self._last_tag_ms = -1
+        self._channels = {c.name: c for c in (source, *targets)}
         self._decoder_factory = decoder_factory
         self._on_error = on_error
         speaker = str(uuid.uuid4())
@@ -83,8 +109,23 @@ class FlowRun:
         self._task: asyncio.Task[None] | None = None
         self._deadline_task: asyncio.Task[None] | None = None
         self._publishing = asyncio.Lock()  # keeps each batch of responses in order
+        self._video_only_since: dict[int, int] = {}  # session → first video timestamp (ms)
+        self._sei_readers: dict[int, AvcSeiReader] = {}
+        self._sei_anchor: tuple[int, float, float] | None = None  # session, video PTS, SEI
         self.dropped_seconds = 0.0
         self.published = 0
+
+    def ingest_state(self) -> dict[str, object]:
+        """What the API shows about the flow's source: connected, publishers, gaps."""
+        return {
+            "connected": self._session in self._decoders,
+            "publishers": self._session,
+            "audio_seconds": round(self.timeline.now, 3),
+            "gaps": [
+                {"at": round(g.audio_time, 3), "seconds": round(g.epoch_after - g.epoch_before, 3)}
+                for g in self.timeline.gaps
+            ],
+        }
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -121,6 +162,8 @@ class FlowRun:
                 await self._publish_all(target.name, [self._end_of_stream(target, now)])
         else:
             await self._publish(self.captioner.flush())
+        if self._playback is not None:
+            await self._playback.close()
 
     # --- publisher side -----------------------------------------------------------------
 
@@ -150,10 +193,50 @@ class FlowRun:
         log.info("flow %s: publisher %d connected", self.flow_id, session)
         return PublisherSession(self, session)
 
+    def _on_audio(self, session: int, timestamp_ms: int, payload: bytes) -> None:
+        self._video_only_since[session] = -1
+        self._play(session, AUDIO, timestamp_ms, payload)
+
+    def _play(self, session: int, kind: int, timestamp_ms: int, payload: bytes) -> None:
+        """Hand a tag to the playback output on the flow's clock: each publisher's timestamps
+        start where the flow's audio clock stands when it connects (they restart at zero
+        with every publisher, the flow's clock never does)."""
+        if self._playback is None or session != self._session:
+            return
+        offset = self._tag_offsets.get(session)
+        if offset is None:
+            begin = max(round(self.timeline.now * 1000), self._last_tag_ms + 1)
+            offset = self._tag_offsets[session] = begin - timestamp_ms
+        ms = max(timestamp_ms + offset, 0)
+        self._last_tag_ms = max(self._last_tag_ms, ms)
+        self._playback.on_tag(kind, ms, payload)
+
+    def _on_video(self, session: int, timestamp_ms: int, payload: bytes) -> None:
+        self._play(session, VIDEO, timestamp_ms, payload)
+        first = self._video_only_since.setdefault(session, timestamp_ms)
+        if first >= 0 and timestamp_ms - first > NO_AUDIO_AFTER * 1000:
+            self._video_only_since[session] = -1  # reported once
+            self._on_error("the stream has no audio track")
+        stamp = self._sei_readers.setdefault(session, AvcSeiReader()).feed(payload)
+        if stamp is not None:
+            pts = (timestamp_ms + composition_offset(payload)) / 1000
+            self._sei_anchor = (session, pts, stamp.seconds)
+
+    def _with_sei(self, session: int, frame: PcmFrame) -> PcmFrame:
+        """Stamp audio with the SEI clock of the video it goes with: the last SEI timestamp
+        carried forward by the distance in source PTS."""
+        anchor = self._sei_anchor
+        if anchor is None or anchor[0] != session or frame.pts is None:
+            return frame
+        _, pts, seconds = anchor
+        return replace(frame, sei_timestamp=round(seconds + frame.pts - pts, 3))
+
     def _on_frame(self, session: int, frame: PcmFrame) -> None:
         if session != self._session or self._stopping:
             return
-        chunk = self.timeline.place(frame)
+        chunk = self.timeline.place(self._with_sei(session, frame))
+        if self._playback is not None:
+            self._playback.on_time(self.timeline.now)
         self._pending.append(chunk)
         self._pending_seconds += chunk.duration
         while self._pending_seconds > MAX_PENDING:
@@ -244,6 +327,15 @@ class FlowRun:
                 self.published += 1
             except Exception:
                 log.exception("flow %s: publishing on %s failed", self.flow_id, channel)
+            if response["type"] != "captions":
+                continue
+            if self._playback is not None:
+                self._playback.on_caption(channel, response)
+            if self._on_caption is not None:
+                try:
+                    await self._on_caption(self._channels[channel], response)
+                except Exception:
+                    log.exception("flow %s: keeping a caption on %s failed", self.flow_id, channel)
 
     def _end_of_stream(self, channel: ChannelInfo, now: float) -> Response:
         ctx = ResponseContext(
@@ -261,6 +353,14 @@ class FlowRun:
         )
 
 
+def composition_offset(payload: bytes) -> int:
+    """The composition time offset (ms) of an FLV AVC video tag: PTS minus DTS."""
+    if len(payload) < 5 or payload[0] & 0x0F != 7 or payload[1] != 1:
+        return 0
+    value = int.from_bytes(payload[2:5], "big")
+    return value - (1 << 24) if value & 0x800000 else value
+
+
 class PublisherSession:
     """What the RTMP server feeds for one publisher connection."""
 
@@ -275,10 +375,11 @@ class PublisherSession:
             self._run._disconnects[self._session] = disconnect
 
     def on_audio(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
+        self._run._on_audio(self._session, timestamp_ms, payload)
         self._decoder.feed(timestamp_ms, payload, arrival_epoch)
 
     def on_video(self, timestamp_ms: int, payload: bytes, arrival_epoch: float) -> None:
-        pass  # video is for the HLS output, which this flow does not produce yet
+        self._run._on_video(self._session, timestamp_ms, payload)
 
     def on_metadata(self, metadata: dict[str, object]) -> None:
         log.debug("publisher metadata: %s", metadata)

@@ -57,6 +57,7 @@ class Recognizer:
             request = self.policy.flush_request()
             if request is not None:
                 updates.append(self._accept(request))
+            self.policy.end_context()
         return updates
 
     def _accept(self, request: DecodeRequest) -> PolicyUpdate:

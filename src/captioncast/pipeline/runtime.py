@@ -7,17 +7,22 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from captioncast.bus.base import Broker
 from captioncast.core.audio import PcmFrame
-from captioncast.core.channels import flow_channels
+from captioncast.core.channels import ChannelInfo, flow_channels
+from captioncast.core.messages import Response
 from captioncast.core.policy import PolicyConfig
 from captioncast.engines.asr.base import AsrEngine
 from captioncast.engines.vad.base import VadModel
 from captioncast.errors import StoreError
-from captioncast.pipeline.flow import AudioDecoder, FlowRun, PublisherSession
+from captioncast.ingest.bridge import BridgeInput, FfmpegBridge, pull_input, srt_listener_input
+from captioncast.ingest.hls import HlsOutput
+from captioncast.pipeline.flow import AudioDecoder, CaptionSink, FlowRun, PublisherSession
 from captioncast.pipeline.recognizer import Recognizer
 from captioncast.store.base import FlowRecord, FlowStatus, FlowStore
+from captioncast.store.transcripts import TranscriptStore
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,9 @@ class RuntimeSettings:
     rtmp_port: int = 1935
     rtmp_app: str = "live"
     default_model: str = "base"
+    srt_listen_host: str = "127.0.0.1"
+    ffmpeg: str = "ffmpeg"
+    hls_dir: Path | None = None  # the players' HLS, one directory per stream; None: none
 
 
 def policy_config(max_latency: float) -> PolicyConfig:
@@ -73,6 +81,7 @@ class PipelineRuntime:
         decoder_factory: DecoderFactory,
         settings: RuntimeSettings,
         store: FlowStore | None = None,
+        transcripts: TranscriptStore | None = None,
     ) -> None:
         self.broker = broker
         self.engines = engines
@@ -81,7 +90,9 @@ class PipelineRuntime:
         self.decoder_factory = decoder_factory
         self.settings = settings
         self.store = store
+        self.transcripts = transcripts
         self._runs: dict[str, FlowRun] = {}
+        self._bridges: dict[str, FfmpegBridge] = {}
         self._by_key: dict[str, str] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._starting: set[str] = set()
@@ -89,6 +100,23 @@ class PipelineRuntime:
     def rtmp_url(self, flow: FlowRecord) -> str:
         s = self.settings
         return f"rtmp://{s.public_host}:{s.rtmp_port}/{s.rtmp_app}"
+
+    def srt_host(self) -> str:
+        return self.settings.public_host
+
+    def ingest_state(self, flow_id: str) -> dict[str, object] | None:
+        """The running flow's source state, or None when it is not running here."""
+        run = self._runs.get(flow_id)
+        return None if run is None else run.ingest_state()
+
+    def bridge_input(self, flow: FlowRecord) -> BridgeInput | None:
+        """How ffmpeg reads the flow's source; None for RTMP, which comes to our server."""
+        if flow.source == "srt_push" and flow.srt_port is not None:
+            s = self.settings
+            return srt_listener_input(s.srt_listen_host, flow.srt_port, flow.stream_key)
+        if flow.source == "url_pull" and flow.url:
+            return pull_input(flow.url)
+        return None
 
     async def start(self, flow: FlowRecord) -> None:
         """Load the flow's model and start accepting its publisher. Idempotent.
@@ -109,6 +137,8 @@ class PipelineRuntime:
         if cancelled:
             log.info("flow %s was stopped while it started", flow.flow_id)
             return
+        resume_at = await self._resume_time(flow.flow_id)
+        playback = await self._playback(flow)
         recognizer = Recognizer(engine, vad, flow.source_language, policy_config(flow.max_latency))
         name = flow.stream_name
         source, *targets = flow_channels(
@@ -125,10 +155,25 @@ class PipelineRuntime:
             flow.max_latency,
             self.decoder_factory,
             on_error=lambda reason: self._fail(flow.flow_id, reason),
+            on_caption=self._caption_keeper(flow),
+            start_time=resume_at,
+            playback=playback,
         )
         run.start()
         self._runs[flow.flow_id] = run
-        self._by_key[flow.stream_key] = flow.flow_id
+        source_input = self.bridge_input(flow)
+        if source_input is None:
+            self._by_key[flow.stream_key] = flow.flow_id
+        else:
+            bridge = FfmpegBridge(
+                source_input,
+                run.open_publisher,
+                on_error=lambda reason: self._fail(flow.flow_id, reason),
+                on_end=lambda: self._source_ended(flow.flow_id),
+                ffmpeg=self.settings.ffmpeg,
+            )
+            bridge.start()
+            self._bridges[flow.flow_id] = bridge
         if flow.status != FlowStatus.LIVE:
             await self._set_status(flow.flow_id, FlowStatus.LIVE)
         log.info("flow %s (%s) is live", flow.flow_id, name)
@@ -138,6 +183,9 @@ class PipelineRuntime:
         self._starting.discard(flow.flow_id)
         run = self._runs.pop(flow.flow_id, None)
         self._by_key.pop(flow.stream_key, None)
+        bridge = self._bridges.pop(flow.flow_id, None)
+        if bridge is not None:
+            await bridge.stop()
         if run is not None:
             await run.stop()
             log.info("flow %s ended", flow.flow_id)
@@ -148,11 +196,52 @@ class PipelineRuntime:
         self._starting.clear()
         self._by_key.clear()
         runs, self._runs = self._runs, {}
+        bridges, self._bridges = self._bridges, {}
+        await asyncio.gather(*(bridge.stop() for bridge in bridges.values()))
         for flow_id, run in runs.items():
             try:
                 await run.stop(end_of_stream=False)
             except Exception:
                 log.exception("flow %s did not stop cleanly", flow_id)
+
+    async def _playback(self, flow: FlowRecord) -> HlsOutput | None:
+        """The flow's HLS output, started; None when the server makes none."""
+        hls_dir = self.settings.hls_dir
+        if hls_dir is None:
+            return None
+        channels = flow_channels(
+            flow.flow_id, flow.stream_name, flow.source_language, flow.target_languages
+        )
+        output = HlsOutput(
+            hls_dir / flow.stream_name,
+            [(c.name, c.language) for c in channels],
+            caption_delay=flow.max_latency + 1.0,
+            ffmpeg=self.settings.ffmpeg,
+        )
+        await output.start()
+        return output
+
+    async def _resume_time(self, flow_id: str) -> float:
+        """Where a flow's audio clock starts: after the captions it already has, so that a
+        flow restarted (or resumed after a server restart) never repeats a time."""
+        if self.transcripts is None:
+            return 0.0
+        try:
+            last = await self.transcripts.last_end(flow_id)
+        except StoreError as e:
+            log.warning("flow %s: cannot read its transcript: %s", flow_id, e)
+            return 0.0
+        return 0.0 if last is None else float(int(last) + 2)
+
+    def _caption_keeper(self, flow: FlowRecord) -> CaptionSink | None:
+        transcripts = self.transcripts
+        if transcripts is None:
+            return None
+
+        async def keep(channel: ChannelInfo, response: Response) -> None:
+            await transcripts.append(flow.flow_id, channel.name, response)
+
+        return keep
 
     async def _set_status(self, flow_id: str, status: FlowStatus, error: str | None = None) -> None:
         if self.store is None:
@@ -165,17 +254,30 @@ class PipelineRuntime:
     def _fail(self, flow_id: str, reason: str) -> None:
         """A source the flow cannot use (no decodable audio): record why, stop the flow."""
         log.error("flow %s: %s", flow_id, reason)
+        self._end_in_background(flow_id, FlowStatus.ERROR, reason)
+
+    def _source_ended(self, flow_id: str) -> None:
+        """A finite source (a file, a VOD playlist) played to its end: the flow ends."""
+        log.info("flow %s: its source ended", flow_id)
+        self._end_in_background(flow_id, FlowStatus.ENDED)
+
+    def _end_in_background(
+        self, flow_id: str, status: FlowStatus, reason: str | None = None
+    ) -> None:
         run = self._runs.pop(flow_id, None)
+        bridge = self._bridges.pop(flow_id, None)
         for key, fid in list(self._by_key.items()):
             if fid == flow_id:
                 del self._by_key[key]
 
-        async def fail() -> None:
+        async def end() -> None:
+            if bridge is not None:
+                await bridge.stop()
             if run is not None:
                 await run.stop()
-            await self._set_status(flow_id, FlowStatus.ERROR, reason)
+            await self._set_status(flow_id, status, reason)
 
-        task = asyncio.get_running_loop().create_task(fail())
+        task = asyncio.get_running_loop().create_task(end())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -7,7 +7,10 @@ Rules (also in docs/api.md):
   case-insensitively, among flows not deleted.
 - language codes are BCP 47-like: ``en``, ``es-419``, ``zh-Hans``.
 - ``max_latency`` 1–60 s; captions 10–80 characters a line, 1–4 lines.
-- ``source`` is ``rtmp_push``; ``srt_push`` and ``url_pull`` are refused for now.
+- ``source`` is ``rtmp_push``, ``srt_push`` or ``url_pull``; ``url`` is required for
+  ``url_pull`` (``rtmp://``, ``rtmps://``, ``srt://`` as a caller, ``http(s)://`` media or
+  HLS, ``file://`` or an absolute path) and refused for the others.
+- an ``srt_push`` flow gets an SRT port of its own from the configured range when created.
 
 Lifecycle: ``created → starting → live → stopping → ended``, ``error`` from anywhere
 active, and ``ended``/``error`` may start again (see ``TRANSITIONS``).
@@ -22,13 +25,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from captioncast.core.layout import CaptionLayout
 from captioncast.errors import StoreError
 
 STREAM_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
-SUPPORTED_SOURCES = ("rtmp_push",)
 KNOWN_SOURCES = ("rtmp_push", "srt_push", "url_pull")
 MAX_LATENCY_RANGE = (1.0, 60.0)
 CHARS_PER_LINE_RANGE = (10, 80)
@@ -72,6 +75,10 @@ class StreamNameTaken(StoreError):
     """Another flow (not deleted) already uses this stream name."""
 
 
+class NoFreePort(StoreError):
+    """Every port of the SRT range is taken by another flow."""
+
+
 class InvalidTransition(StoreError):
     """The flow's current status does not allow the requested one."""
 
@@ -107,8 +114,12 @@ def spec_problems(spec: FlowSpec) -> list[str]:
         problems.append("name must be 1-64 characters from A-Z, a-z, 0-9 and _")
     if spec.source not in KNOWN_SOURCES:
         problems.append(f"source must be one of {', '.join(KNOWN_SOURCES)}")
-    elif spec.source not in SUPPORTED_SOURCES:
-        problems.append(f"source {spec.source!r} is not supported yet")
+    elif spec.source == "url_pull":
+        problem = pull_url_problem(spec.url or "")
+        if problem:
+            problems.append(problem)
+    elif spec.url is not None:
+        problems.append(f"url is only for url_pull flows, not {spec.source}")
     langs = (spec.source_language, *spec.target_languages)
     if not all(re.fullmatch(LANGUAGE_PATTERN, lang) for lang in langs):
         problems.append("language codes must look like 'en' or 'es-419'")
@@ -123,6 +134,28 @@ def spec_problems(spec: FlowSpec) -> list[str]:
     if not LINES_RANGE[0] <= spec.caption.max_lines <= LINES_RANGE[1]:
         problems.append("caption.max_lines must be between 1 and 4")
     return problems
+
+
+PULL_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "file")
+
+
+def pull_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a pulled source, or None."""
+    if not url or len(url) > 2048 or any(c.isspace() for c in url):
+        return "url_pull needs a url: at most 2048 characters, no spaces"
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return None if url.startswith("/") else "url must be absolute (scheme://... or /path)"
+    scheme = parts.scheme.lower()
+    if scheme not in PULL_SCHEMES:
+        return f"url scheme must be one of {', '.join(PULL_SCHEMES)}"
+    if scheme == "file":
+        return None if parts.path.startswith("/") else "file URLs need an absolute path"
+    if not parts.hostname:
+        return "url must name a host"
+    if scheme == "srt" and "mode=listener" in parts.query:
+        return "a pulled SRT source is called, not listened for: use srt_push to receive SRT"
+    return None
 
 
 def new_stream_key() -> str:
@@ -152,6 +185,7 @@ class FlowRecord:
     error: str | None
     created_at: datetime
     updated_at: datetime
+    srt_port: int | None = None
 
     @property
     def stream_name(self) -> str:
@@ -159,7 +193,9 @@ class FlowRecord:
         return self.name
 
     @classmethod
-    def new(cls, spec: FlowSpec, now: datetime | None = None) -> FlowRecord:
+    def new(
+        cls, spec: FlowSpec, now: datetime | None = None, srt_port: int | None = None
+    ) -> FlowRecord:
         """A fresh ``created`` record for ``spec`` with a new id and stream key."""
         now = now or utcnow()
         return cls(
@@ -177,6 +213,7 @@ class FlowRecord:
             error=None,
             created_at=now,
             updated_at=now,
+            srt_port=srt_port,
         )
 
 
@@ -184,7 +221,8 @@ class FlowStore(Protocol):
     """Persistent flows. Every method is a short management call."""
 
     async def create(self, spec: FlowSpec) -> FlowRecord:
-        """Store a new flow. Raises StreamNameTaken."""
+        """Store a new flow (an ``srt_push`` flow with an SRT port of its own).
+        Raises StreamNameTaken, NoFreePort."""
         ...
 
     async def get(self, flow_id: str) -> FlowRecord:

@@ -24,13 +24,14 @@ from captioncast.store.base import (
     FlowSpec,
     FlowStatus,
     InvalidTransition,
+    NoFreePort,
     StreamNameTaken,
     can_transition,
     utcnow,
 )
 
 DB_FILENAME = "captioncast.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flows (
     flow_id TEXT PRIMARY KEY,
@@ -48,16 +49,43 @@ CREATE TABLE IF NOT EXISTS flows (
     error TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    deleted_at TEXT
+    deleted_at TEXT,
+    srt_port INTEGER
 );
+"""
+INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS flows_live_stream_name
     ON flows (name COLLATE NOCASE) WHERE deleted_at IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS flows_live_srt_port
+    ON flows (srt_port) WHERE deleted_at IS NULL AND srt_port IS NOT NULL;
 """
 COLUMNS = (
     "flow_id, name, source, url, source_language, target_languages, max_latency,"
-    " max_chars_per_line, max_lines, model, stream_key, status, error, created_at, updated_at"
+    " max_chars_per_line, max_lines, model, stream_key, status, error, created_at, updated_at,"
+    " srt_port"
 )
+DEFAULT_SRT_PORTS = range(10000, 10100)
 T = TypeVar("T")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a file written by an older version up to this schema."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(flows)")}
+    if "srt_port" not in columns:  # version 1
+        db.execute("ALTER TABLE flows ADD COLUMN srt_port INTEGER")
+
+
+def _free_port(db: sqlite3.Connection, ports: range) -> int:
+    taken = {
+        row[0]
+        for row in db.execute(
+            "SELECT srt_port FROM flows WHERE deleted_at IS NULL AND srt_port IS NOT NULL"
+        )
+    }
+    for port in ports:
+        if port not in taken:
+            return port
+    raise NoFreePort(f"every SRT port from {ports.start} to {ports.stop - 1} is in use")
 
 
 def _to_record(row: tuple[object, ...]) -> FlowRecord:
@@ -77,6 +105,7 @@ def _to_record(row: tuple[object, ...]) -> FlowRecord:
         error,
         created,
         updated,
+        srt_port,
     ) = row
     return FlowRecord(
         flow_id=str(flow_id),
@@ -93,29 +122,33 @@ def _to_record(row: tuple[object, ...]) -> FlowRecord:
         error=None if error is None else str(error),
         created_at=datetime.fromisoformat(str(created)),
         updated_at=datetime.fromisoformat(str(updated)),
+        srt_port=None if srt_port is None else int(str(srt_port)),
     )
 
 
 class SqliteFlowStore:
     """``FlowStore`` on a SQLite file; the schema is created when it is opened."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, srt_ports: range = DEFAULT_SRT_PORTS) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.srt_ports = srt_ports
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            _migrate(self._db)
+            self._db.executescript(INDEXES)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             self._db.close()
             raise StoreError(f"cannot open flow store {path.name}: {exc}") from exc
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> SqliteFlowStore:
+    def in_data_dir(cls, data_dir: Path, srt_ports: range = DEFAULT_SRT_PORTS) -> SqliteFlowStore:
         """Open (or create) the store file in ``data_dir``."""
-        return cls(data_dir / DB_FILENAME)
+        return cls(data_dir / DB_FILENAME, srt_ports)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
@@ -130,12 +163,14 @@ class SqliteFlowStore:
         return await asyncio.to_thread(locked)
 
     async def create(self, spec: FlowSpec) -> FlowRecord:
-        """Store a new flow. Raises StreamNameTaken."""
-        record = FlowRecord.new(spec)
+        """Store a new flow. Raises StreamNameTaken, NoFreePort."""
 
-        def insert(db: sqlite3.Connection) -> None:
+        def insert(db: sqlite3.Connection) -> FlowRecord:
+            # The port is chosen and taken under the store's lock: no other create can race.
+            port = _free_port(db, self.srt_ports) if spec.source == "srt_push" else None
+            record = FlowRecord.new(spec, srt_port=port)
             db.execute(
-                f"INSERT INTO flows ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO flows ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.flow_id,
                     record.name,
@@ -152,11 +187,13 @@ class SqliteFlowStore:
                     record.error,
                     record.created_at.isoformat(),
                     record.updated_at.isoformat(),
+                    record.srt_port,
                 ),
             )
+            return record
 
         try:
-            await self._run(insert)
+            record = await self._run(insert)
         except sqlite3.IntegrityError as exc:
             raise StreamNameTaken(f"stream name {spec.name!r} is already in use") from exc
         return record

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import shutil
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Response
 
@@ -16,6 +19,7 @@ from captioncast.store.base import (
     FlowStatus,
     InvalidFlow,
     InvalidTransition,
+    NoFreePort,
     StreamNameTaken,
 )
 from captioncast.web.models import (
@@ -24,7 +28,9 @@ from captioncast.web.models import (
     FlowIn,
     FlowList,
     FlowOut,
+    IngestOut,
     RtmpDetails,
+    SrtDetails,
 )
 from captioncast.web.services import Services
 
@@ -33,7 +39,6 @@ log = logging.getLogger(__name__)
 
 def flow_out(flow: FlowRecord, services: Services) -> FlowOut:
     """The API view of a flow."""
-    url = services.runtime.rtmp_url(flow)
     channels = flow_channels(
         flow.flow_id, flow.stream_name, flow.source_language, flow.target_languages
     )
@@ -42,6 +47,7 @@ def flow_out(flow: FlowRecord, services: Services) -> FlowOut:
         name=flow.name,
         stream_name=flow.stream_name,
         source=flow.source,
+        url=flow.url,
         status=flow.status,
         error=flow.error,
         source_language=flow.source_language,
@@ -52,15 +58,44 @@ def flow_out(flow: FlowRecord, services: Services) -> FlowOut:
             max_lines=flow.caption.max_lines,
         ),
         model=flow.model,
-        rtmp_details=RtmpDetails(
-            url=url, stream_key=flow.stream_key, full_url=f"{url.rstrip('/')}/{flow.stream_key}"
-        ),
+        rtmp_details=_rtmp_details(flow, services),
+        srt_details=_srt_details(flow, services),
+        ingest=_ingest(flow, services),
         channels=[
             ChannelOut(name=c.name, language=c.language, service_type=c.service_type)
             for c in channels
         ],
         created_at=flow.created_at,
         updated_at=flow.updated_at,
+    )
+
+
+def _ingest(flow: FlowRecord, services: Services) -> IngestOut | None:
+    state = services.runtime.ingest_state(flow.flow_id)
+    return None if state is None else IngestOut.model_validate(state)
+
+
+def _rtmp_details(flow: FlowRecord, services: Services) -> RtmpDetails | None:
+    if flow.source != "rtmp_push":
+        return None
+    url = services.runtime.rtmp_url(flow)
+    full_url = f"{url.rstrip('/')}/{flow.stream_key}"
+    return RtmpDetails(url=url, stream_key=flow.stream_key, full_url=full_url)
+
+
+def _srt_details(flow: FlowRecord, services: Services) -> SrtDetails | None:
+    if flow.source != "srt_push" or flow.srt_port is None:
+        return None
+    host = services.runtime.srt_host()
+    bracketed = f"[{host}]" if ":" in host else host
+    # The stream key is URL-safe and 32 characters: a valid SRT passphrase (10-79).
+    query = urlencode({"streamid": flow.stream_name, "passphrase": flow.stream_key})
+    return SrtDetails(
+        host=host,
+        port=flow.srt_port,
+        passphrase=flow.stream_key,
+        streamid=flow.stream_name,
+        full_url=f"srt://{bracketed}:{flow.srt_port}?{query}",
     )
 
 
@@ -94,8 +129,6 @@ def flows_router(services: Services) -> APIRouter:
     @router.post("", status_code=201, response_model=FlowOut)
     async def create_flow(body: FlowIn) -> FlowOut:
         """Create a flow; it starts in ``created``."""
-        if body.source != "rtmp_push":
-            raise ApiError(422, "not_supported", f"source {body.source!r} is not supported yet")
         try:
             spec = FlowSpec(
                 name=body.name,
@@ -113,6 +146,8 @@ def flows_router(services: Services) -> APIRouter:
             flow = await services.store.create(spec)
         except StreamNameTaken as exc:
             raise ApiError(409, "name_taken", str(exc)) from exc
+        except NoFreePort as exc:
+            raise ApiError(503, "no_srt_port", str(exc)) from exc
         services.open_channels(flow)
         return flow_out(flow, services)
 
@@ -128,11 +163,15 @@ def flows_router(services: Services) -> APIRouter:
 
     @router.delete("/{flow_id}", status_code=204, response_class=Response)
     async def delete_flow(flow_id: str) -> Response:
-        """Delete a flow, stopping it first if it is running."""
+        """Delete a flow, its transcripts and its HLS files, stopping it first if it runs."""
         flow = await services.store.get(flow_id)
         if flow.status in (FlowStatus.STARTING, FlowStatus.LIVE):
             await stop_flow(services, flow)
         await services.store.delete(flow_id)
+        await services.transcripts.delete_flow(flow_id)
+        if services.hls_dir is not None:
+            hls = services.hls_dir / flow.stream_name
+            await asyncio.to_thread(shutil.rmtree, hls, ignore_errors=True)
         services.close_channels(flow_id)
         return Response(status_code=204)
 

@@ -16,7 +16,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 import captioncast
 from captioncast.errors import ApiError
 from captioncast.web.api_flows import flows_router
+from captioncast.web.api_transcripts import transcripts_router
 from captioncast.web.errors import install_error_handlers
+from captioncast.web.hls_routes import hls_router
 from captioncast.web.models import ErrorOut, Health, TokenIn, TokenOut
 from captioncast.web.services import Services
 from captioncast.web.ws_endpoint import serve_native
@@ -106,5 +108,9 @@ def create_app(services: Services) -> FastAPI:
     guarded = [Depends(_api_key_check(services))]
     app.include_router(flows_router(services), dependencies=guarded, responses=ERROR_RESPONSES)
     app.include_router(tokens_router(services), dependencies=guarded, responses=ERROR_RESPONSES)
+    app.include_router(
+        transcripts_router(services), dependencies=guarded, responses=ERROR_RESPONSES
+    )
     app.include_router(public_router(services))
+    app.include_router(hls_router(services))
     return app

@@ -64,6 +64,30 @@ class RtmpDetails(BaseModel):
     full_url: str
 
 
+class SrtDetails(BaseModel):
+    """Where and how the publisher pushes SRT: ``full_url`` works as is in ffmpeg and OBS."""
+
+    host: str
+    port: int
+    passphrase: str
+    streamid: str
+    full_url: str
+
+
+class GapOut(BaseModel):
+    at: float = Field(description="audio time (s) where the publisher's audio stopped")
+    seconds: float = Field(description="wall-clock seconds until audio came again")
+
+
+class IngestOut(BaseModel):
+    """The source of a running flow."""
+
+    connected: bool
+    publishers: int = Field(description="publisher connections (or source reads) so far")
+    audio_seconds: float
+    gaps: list[GapOut]
+
+
 class ChannelOut(BaseModel):
     name: str
     language: str
@@ -77,6 +101,7 @@ class FlowOut(BaseModel):
     name: str
     stream_name: str
     source: str
+    url: str | None
     status: FlowStatus
     error: str | None
     source_language: str
@@ -85,7 +110,8 @@ class FlowOut(BaseModel):
     caption: CaptionOut
     model: str | None
     rtmp_details: RtmpDetails | None
-    srt_details: None = None
+    srt_details: SrtDetails | None
+    ingest: IngestOut | None = None
     channels: list[ChannelOut]
     created_at: datetime
     updated_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from captioncast.auth.apikey import ApiKey
@@ -10,6 +11,7 @@ from captioncast.auth.tokens import TokenAuthority
 from captioncast.bus.base import Broker
 from captioncast.core.channels import ChannelRegistry, flow_channels
 from captioncast.store.base import FlowRecord, FlowStore
+from captioncast.store.transcripts import TranscriptStore
 
 if TYPE_CHECKING:
     from captioncast.web.ws_endpoint import ConnectionSet
@@ -29,6 +31,15 @@ class FlowRuntime(Protocol):
 
     def rtmp_url(self, flow: FlowRecord) -> str:
         """Where the publisher pushes to, without the stream key (``rtmp://host:1935/live``)."""
+        ...
+
+    def srt_host(self) -> str:
+        """The host SRT publishers call (each ``srt_push`` flow has a port of its own)."""
+        ...
+
+    def ingest_state(self, flow_id: str) -> dict[str, object] | None:
+        """The running flow's source: ``connected``, ``publishers``, ``audio_seconds`` and
+        ``gaps`` (``at`` audio time, ``seconds`` lost); None when it is not running."""
         ...
 
 
@@ -57,6 +68,9 @@ def _connection_set() -> ConnectionSet:
 class Services:
     """Everything the app serves; built by the caller, shared by every request.
 
+    ``transcripts`` keeps every final caption block; the runtime appends to it and
+    ``GET /v1/flows/{id}/transcript`` reads it.
+
     ``connections`` tracks open WebSocket connections; call
     ``await services.connections.close_all()`` before the server stops so viewers get
     1001 Going Away (uvicorn itself would close them with 1012).
@@ -68,8 +82,10 @@ class Services:
     tokens: TokenAuthority
     api_key: ApiKey
     runtime: FlowRuntime
+    transcripts: TranscriptStore
     settings: WebSettings = field(default_factory=WebSettings)
     connections: ConnectionSet = field(default_factory=_connection_set)
+    hls_dir: Path | None = None  # HLS output root (``<hls_dir>/<stream name>/``); None: off
 
     def open_channels(self, flow: FlowRecord) -> None:
         """Register the flow's channels with the registry and the broker (idempotent)."""
