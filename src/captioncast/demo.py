@@ -47,6 +47,8 @@ async def run_demo(config: ServeConfig, media: Path | None, keep_running: bool) 
             print(
                 f"  watch:  captioncast subscribe {channel} --url {ws_url} --token {token['token']}"
             )
+            http = f"http://{config.advertised_host}:{config.port}"
+            print(f"  play:   {http}/v1/hls/{STREAM}/master.m3u8?token={token['token']}")
             print(f"  management API key: {api_key}\n")
             from captioncast.client import print_captions
 
@@ -77,7 +79,11 @@ async def run_demo(config: ServeConfig, media: Path | None, keep_running: bool) 
             await _call(api, "POST", f"/v1/flows/{flow['flow_id']}/stop")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(viewer, 30)
-            print("\nDemo finished.")
+            print("\nDemo finished. The transcript, also after a restart:")
+            print(
+                f"  curl -H 'Authorization: Bearer {api_key}' "
+                f"'{http}/v1/flows/{flow['flow_id']}/transcript?format=vtt'"
+            )
             return 0
     finally:
         if server.returncode is None:
