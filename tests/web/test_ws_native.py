@@ -270,3 +270,25 @@ async def test_server_shutdown_closes_with_1001(demo: LiveServer) -> None:
         await demo.services.connections.close_all()
         assert await close_of(ws) == (1001, "server shutting down")
     assert len(demo.services.connections) == 0
+
+
+async def test_token_expiring_mid_connection_closes_4001_unless_refreshed(
+    demo: LiveServer,
+) -> None:
+    async with connect(demo.ws_url) as stale, connect(demo.ws_url) as refreshed:
+        await subscribe(stale, token(demo, ttl=2), "demo-en-en")
+        await subscribe(refreshed, token(demo, ttl=2), "demo-en-en")
+        await refreshed.send(json.dumps({"type": "auth", "token": token(demo, ttl=600)}))
+        assert (await recv(refreshed))["type"] == "authenticated"
+        assert await close_of(stale) == (4001, "token_expired")
+        # The refreshed viewer is still there after the first token's expiry.
+        await asyncio.sleep(0.5)
+        await demo.services.broker.publish("demo-en-en", caption(7))
+        assert (await recv(refreshed))["response"]["n"] == 7
+
+
+async def test_refresh_with_a_token_for_other_streams_is_4003(demo: LiveServer) -> None:
+    async with connect(demo.ws_url) as ws:
+        await subscribe(ws, token(demo), "demo-en-en")
+        await ws.send(json.dumps({"type": "auth", "token": token(demo, ["other"])}))
+        assert await close_of(ws) == (4003, "token does not cover this stream")

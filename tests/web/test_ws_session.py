@@ -182,7 +182,7 @@ def test_unsubscribe_one_or_all(session: NativeSession) -> None:
     assert one[0] == Unsubscribe("demo-en-en")
     assert sent(one) == [{"type": "unsubscribed", "channel": "demo-en-en", "reason": "requested"}]
     rest = session.receive('{"type":"unsubscribe"}', NOW)
-    assert rest[0] == Unsubscribe("demo-en-es-419") and session.channels == set()
+    assert rest[0] == Unsubscribe("demo-en-es-419") and not session.channels
 
 
 def test_broker_ending_a_subscription(session: NativeSession) -> None:
@@ -201,3 +201,63 @@ def test_broker_ending_a_subscription(session: NativeSession) -> None:
 def test_server_shutdown_is_going_away(session: NativeSession) -> None:
     assert session.server_shutdown() == [Close(CLOSE_GOING_AWAY, "server shutting down")]
     assert session.server_shutdown() == []
+
+
+def refreshing_verify(token: str) -> ViewerClaims:
+    """``good`` as above; ``fresh`` a later token for the same stream; ``narrow`` a token for
+    another stream only."""
+    if token == "fresh":
+        return ViewerClaims(CLAIMS.streams, CLAIMS.exp + 3600, 0, 0, "captioncast", "captioncast")
+    if token == "narrow":
+        return ViewerClaims(frozenset({"other"}), CLAIMS.exp + 3600, 0, 0, "x", "x")
+    return verify(token)
+
+
+@pytest.fixture
+def refreshable() -> NativeSession:
+    registry = ChannelRegistry()
+    registry.register_all(flow_channels("f1", "demo", "en", ["es-419"]))
+    registry.register_all(flow_channels("f2", "other", "en", []))
+    return NativeSession(refreshing_verify, registry.resolve, NOW)
+
+
+def test_the_token_expiring_during_the_connection_closes_it(refreshable: NativeSession) -> None:
+    authed(refreshable)
+    refreshable.receive('{"type":"subscribe","channel":"demo-en-en"}', NOW)
+    assert refreshable.next_deadline() == CLAIMS.exp
+    assert refreshable.tick(CLAIMS.exp - 1) == []
+    assert refreshable.tick(CLAIMS.exp) == [Close(CLOSE_UNAUTHORIZED, "token_expired")]
+
+
+def test_a_fresh_token_before_expiry_keeps_the_connection(refreshable: NativeSession) -> None:
+    authed(refreshable)
+    refreshable.receive('{"type":"subscribe","channel":"demo-en-en"}', NOW)
+    again = sent(refreshable.receive('{"type":"auth","token":"fresh"}', CLAIMS.exp - 10))
+    assert again == [{"type": "authenticated", "streams": ["demo"], "exp": CLAIMS.exp + 3600}]
+    assert refreshable.next_deadline() == CLAIMS.exp + 3600
+    assert refreshable.tick(CLAIMS.exp + 5) == []
+    assert refreshable.channels == {"demo-en-en": "demo"}
+
+
+def test_a_fresh_token_must_cover_the_subscriptions(refreshable: NativeSession) -> None:
+    authed(refreshable)
+    refreshable.receive('{"type":"subscribe","channel":"demo-en-en"}', NOW)
+    assert refreshable.receive('{"type":"auth","token":"narrow"}', NOW) == [
+        Close(CLOSE_FORBIDDEN, "token does not cover this stream")
+    ]
+
+
+def test_a_bad_replacement_token_closes(refreshable: NativeSession) -> None:
+    authed(refreshable)
+    assert refreshable.receive('{"type":"auth","token":"junk"}', NOW) == [
+        Close(CLOSE_UNAUTHORIZED, "token_malformed")
+    ]
+
+
+def test_the_maximum_age_comes_before_a_longer_token() -> None:
+    registry = ChannelRegistry()
+    limits = SessionLimits(max_age=60.0)
+    session = NativeSession(verify, registry.resolve, NOW, limits)
+    authed(session)
+    assert session.next_deadline() == NOW + 60
+    assert session.tick(NOW + 60) == [Close(CLOSE_GOING_AWAY, "maximum connection age reached")]

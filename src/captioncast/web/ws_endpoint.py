@@ -83,6 +83,7 @@ class NativeConnection:
         self._send_lock = asyncio.Lock()
         self._subs: dict[str, Subscription] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._rearm = asyncio.Event()  # the session's next deadline moved
 
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
@@ -179,10 +180,13 @@ class NativeConnection:
                     self._finish(None)
                     return
                 text = message.get("text")
+                deadline = self.session.next_deadline()
                 if text is None:
                     actions = self.session.receive_binary()
                 else:
                     actions = self.session.receive(text, time.time())
+                if self.session.next_deadline() != deadline:
+                    self._rearm.set()
                 await self._apply(actions)
         except asyncio.CancelledError:
             raise
@@ -192,7 +196,10 @@ class NativeConnection:
 
     async def _timer(self) -> None:
         while True:
-            await asyncio.sleep(max(0.0, self.session.next_deadline() - time.time()) + 0.01)
+            delay = max(0.0, self.session.next_deadline() - time.time()) + 0.01
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rearm.wait(), delay)
+            self._rearm.clear()
             await self._apply(self.session.tick(time.time()))
 
 

@@ -109,7 +109,7 @@ class NativeSession:
         self.limits = limits or SessionLimits()
         self.opened_at = now
         self.claims: ViewerClaims | None = None
-        self.channels: set[str] = set()
+        self.channels: dict[str, str] = {}  # subscribed channel → its stream name
         self.closed = False
 
     def open(self, query_token: str | None, now: float) -> list[Action]:
@@ -151,7 +151,7 @@ class NativeSession:
 
     def subscribe_failed(self, channel: str) -> list[Action]:
         """The broker does not know ``channel`` (closed meanwhile)."""
-        self.channels.discard(channel)
+        self.channels.pop(channel, None)
         return self._close(CLOSE_UNKNOWN_CHANNEL, "unknown channel")
 
     def subscription_ended(self, channel: str, reason: EndReason) -> list[Action]:
@@ -160,23 +160,27 @@ class NativeSession:
             return []
         if reason is EndReason.TOO_SLOW:
             return self._close(CLOSE_TOO_SLOW, "too slow")
-        self.channels.discard(channel)
+        self.channels.pop(channel, None)
         return [Send(_encode({"type": "unsubscribed", "channel": channel, "reason": reason}))]
 
     def next_deadline(self) -> float:
-        """When ``tick`` next has something to do."""
+        """When ``tick`` next has something to do (it changes when the viewer authenticates)."""
         if self.claims is None:
             return self.opened_at + self.limits.auth_timeout
-        return self.opened_at + self.limits.max_age
+        return min(self.opened_at + self.limits.max_age, float(self.claims.exp))
 
     def tick(self, now: float) -> list[Action]:
-        """Time passed: enforce the auth timeout and the maximum connection age."""
+        """Time passed: enforce the auth timeout, the token's expiry and the maximum
+        connection age."""
         if self.closed:
             return []
         if self.claims is None and now >= self.opened_at + self.limits.auth_timeout:
             return self._close(CLOSE_UNAUTHORIZED, "auth timeout")
         if now >= self.opened_at + self.limits.max_age:
             return self._close(CLOSE_GOING_AWAY, "maximum connection age reached")
+        if self.claims is not None and self.claims.expired(now):
+            # A viewer keeps its connection by sending a fresh token before this moment.
+            return self._close(CLOSE_UNAUTHORIZED, "token_expired")
         return []
 
     def server_shutdown(self) -> list[Action]:
@@ -203,10 +207,16 @@ class NativeSession:
         raise _Malformed(f"unknown message type {kind[:40]!r}")
 
     def _authenticate(self, token: str, now: float) -> list[Action]:
+        """A first token, or a fresh one replacing it (to outlive the first one's expiry);
+        a replacement must still cover every channel the viewer is subscribed to."""
         try:
             claims = self._verify(token)
         except TokenError as exc:
             return self._close(CLOSE_UNAUTHORIZED, exc.code)
+        if claims.expired(now):
+            return self._close(CLOSE_UNAUTHORIZED, "token_expired")
+        if not all(claims.covers(stream) for stream in self.channels.values()):
+            return self._close(CLOSE_FORBIDDEN, "token does not cover this stream")
         self.claims = claims
         msg = {"type": "authenticated", "streams": sorted(claims.streams), "exp": claims.exp}
         return [Send(_encode(msg))]
@@ -228,7 +238,7 @@ class NativeSession:
             return self._close(CLOSE_FORBIDDEN, "token does not cover this stream")
         if len(self.channels) >= self.limits.max_subscriptions:
             return self._close(CLOSE_TOO_MANY_SUBSCRIPTIONS, "too many subscriptions")
-        self.channels.add(channel)
+        self.channels[channel] = info.stream_name
         return [Subscribe(channel, since)]
 
     def _unsubscribe(self, channel: object) -> list[Action]:
@@ -241,7 +251,7 @@ class NativeSession:
         actions: list[Action] = []
         for name in targets:
             if name in self.channels:
-                self.channels.discard(name)
+                del self.channels[name]
                 actions.append(Unsubscribe(name))
             msg = {"type": "unsubscribed", "channel": name, "reason": "requested"}
             actions.append(Send(_encode(msg)))
