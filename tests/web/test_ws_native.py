@@ -292,3 +292,51 @@ async def test_refresh_with_a_token_for_other_streams_is_4003(demo: LiveServer) 
         await subscribe(ws, token(demo), "demo-en-en")
         await ws.send(json.dumps({"type": "auth", "token": token(demo, ["other"])}))
         assert await close_of(ws) == (4003, "token does not cover this stream")
+
+
+@pytest.mark.parametrize(("claim", "value"), [("aud", "someone-else"), ("iss", "impostor")])
+async def test_token_for_another_audience_or_issuer_is_4001(
+    demo: LiveServer, claim: str, value: str
+) -> None:
+    claims = jwt.decode(token(demo), options={"verify_signature": False})
+    claims[claim] = value  # signed with our own key: only the claim is wrong
+    bad = jwt.encode(
+        claims,
+        demo.services.tokens._private,
+        algorithm="EdDSA",
+        headers={"kid": demo.services.tokens.kid},
+    )
+    async with connect(demo.ws_url) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": bad}))
+        assert await close_of(ws) == (4001, "token_claims_invalid")
+
+
+async def test_oversized_message_is_1009(demo: LiveServer) -> None:
+    async with connect(demo.ws_url) as ws:
+        await ws.send(json.dumps({"type": "ping", "pad": "x" * 5000}))
+        assert await close_of(ws) == (1009, "message too big")
+
+
+async def test_a_slow_viewer_does_not_delay_a_fast_one(tmp_path: Path) -> None:
+    broker = MemoryBroker(history=8, max_pending=4)
+    async with server_with(tmp_path, WebSettings(ws_send_timeout=30), broker) as live:
+        async with (
+            connect(live.ws_url, max_queue=1, max_size=None) as slow,
+            connect(live.ws_url, max_size=None) as fast,
+        ):
+            await subscribe(slow, token(live), "demo-en-en")
+            await subscribe(fast, token(live), "demo-en-en")
+            pad = secrets.token_urlsafe(65_536)
+            delays = []
+            n = 0
+            async with asyncio.timeout(30):
+                while broker.subscriber_count("demo-en-en") == 2:  # until the slow one is out
+                    sent_at = time.perf_counter()
+                    await broker.publish("demo-en-en", caption(n, pad=pad))
+                    got = await recv(fast)
+                    delays.append(time.perf_counter() - sent_at)
+                    assert got["response"]["n"] == n  # every message, in order
+                    n += 1
+            assert await close_of(slow) == (4008, "too slow")
+            assert broker.subscriber_count("demo-en-en") == 1  # the fast one stays
+    assert n > 4 and max(delays) < 0.25, delays
