@@ -1,4 +1,4 @@
-"""The ``captioncast`` command: ``serve``, ``demo``, ``subscribe``."""
+"""The ``captioncast`` command: ``serve``, ``demo``, ``subscribe``, ``keys``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from captioncast.auth.keys_cli import add_keys_parser
 from captioncast.config import ServeConfig, env_defaults
 from captioncast.errors import CaptioncastError
 
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="live: words as recognized plus caption blocks (default); captions: caption "
         "blocks only; transcript: the transcript, final lines kept",
     )
+
+    add_keys_parser(sub)
     return parser
 
 
@@ -86,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from captioncast.client import run_subscriber
 
             asyncio.run(run_subscriber(args.url, args.token, args.channel, args.mode))
+        elif args.command == "keys":
+            from captioncast.auth.keys_cli import run_keys
+
+            return run_keys(args)
     except CaptioncastError as e:
         print(f"captioncast: {e}", file=sys.stderr)
         return 2

@@ -340,3 +340,13 @@ async def test_a_slow_viewer_does_not_delay_a_fast_one(tmp_path: Path) -> None:
             assert await close_of(slow) == (4008, "too slow")
             assert broker.subscriber_count("demo-en-en") == 1  # the fast one stays
     assert n > 4 and max(delays) < 0.25, delays
+
+
+async def test_origin_restricted_token(demo: LiveServer) -> None:
+    restricted = token(demo, origins=["player.example.com"])
+    async with connect(demo.ws_url, origin="https://player.example.com") as ws:
+        await subscribe(ws, restricted, "demo-en-en")
+    for origin in ("https://evil.example.net", None):
+        async with connect(demo.ws_url, origin=origin) as ws:  # type: ignore[arg-type]
+            await ws.send(json.dumps({"type": "auth", "token": restricted}))
+            assert await close_of(ws) == (4003, "origin_not_allowed")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 import captioncast
+from captioncast.auth.origins import OriginPatternError, parse_patterns
 from captioncast.errors import ApiError
 from captioncast.web.api_flows import flows_router
 from captioncast.web.api_transcripts import transcripts_router
@@ -47,7 +48,8 @@ def tokens_router(services: Services) -> APIRouter:
 
     @router.post("/v1/tokens", response_model=TokenOut)
     async def mint_token(body: TokenIn) -> TokenOut:
-        """A viewer token for ``streams``, valid for ``ttl`` seconds."""
+        """A viewer token for ``streams``, valid for ``ttl`` seconds, from ``origins`` only
+        when given."""
         ttl = settings.token_ttl_default if body.ttl is None else body.ttl
         if not settings.token_ttl_min <= ttl <= settings.token_ttl_max:
             raise ApiError(
@@ -55,14 +57,19 @@ def tokens_router(services: Services) -> APIRouter:
                 "invalid_ttl",
                 f"ttl must be between {settings.token_ttl_min} and {settings.token_ttl_max}",
             )
+        try:
+            if body.origins is not None:
+                parse_patterns(body.origins)
+        except OriginPatternError as exc:
+            raise ApiError(422, "invalid_origin", str(exc)) from None
         names = []
         for stream in body.streams:
             flow = await services.store.get_by_stream_name(stream)
             if flow is None:
                 raise ApiError(404, "unknown_stream", f"no flow streams {stream!r}")
             names.append(flow.stream_name)
-        minted = services.tokens.mint(names, ttl)
-        return TokenOut(token=minted.token, expires_at=minted.expires_at)
+        minted = services.tokens.mint(names, ttl, origins=body.origins)
+        return TokenOut(token=minted.token, expires_at=minted.expires_at, kid=minted.kid)
 
     return router
 
@@ -73,7 +80,7 @@ def public_router(services: Services) -> APIRouter:
 
     @router.get("/.well-known/jwks.json")
     async def jwks() -> dict[str, object]:
-        """The public keys that verify viewer tokens."""
+        """Our public keys that verify viewer tokens, the current signing key first."""
         return services.tokens.jwks()
 
     @router.get("/healthz", response_model=Health)

@@ -4,7 +4,8 @@ The files are the ones :class:`captioncast.ingest.hls.HlsOutput` writes under
 ``<hls_dir>/<stream name>/``. A request carries the same viewer token as the caption
 WebSocket, as ``Authorization: Bearer <token>`` or as ``?token=<token>``; players that cannot
 add headers use the query form, and then every URI in a served playlist gets the same
-``?token=`` so the player's next requests carry it too.
+``?token=`` so the player's next requests carry it too. A token with an ``origins`` claim is
+accepted only from a request whose ``Origin`` header it allows.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def hls_router(services: Services) -> APIRouter:
             claims = services.tokens.verify(token)
         except TokenError as exc:
             return _error(401, exc.code, "the viewer token was refused")
+        if not claims.allows_origin(request.headers.get("origin")):
+            return _error(403, "origin_not_allowed", "the token does not allow this origin")
         if not re.fullmatch(STREAM_NAME_PATTERN, stream_name):
             return _error(404, "not_found", "no such file")
         flow = await services.store.get_by_stream_name(stream_name)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from captioncast.auth.origins import MAX_ORIGINS, MAX_PATTERN_CHARS
 from captioncast.core.channels import ServiceType
 from captioncast.store.base import (
     CHARS_PER_LINE_RANGE,
@@ -122,16 +123,28 @@ class FlowList(BaseModel):
 
 
 class TokenIn(BaseModel):
-    """``POST /v1/tokens``: the streams the viewer may read, and for how long (seconds)."""
+    """``POST /v1/tokens``: the streams the viewer may read, for how long (seconds), and
+    optionally from which web origins."""
 
     model_config = STRICT
     streams: list[StreamName] = Field(min_length=1, max_length=100)
-    ttl: int | None = Field(None, description="seconds; server default when omitted")
+    ttl: int | None = Field(
+        None, description="seconds; the server default (3600 unless configured) when omitted"
+    )
+    origins: list[Annotated[str, Field(max_length=MAX_PATTERN_CHARS)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ORIGINS,
+        description="allowed origins: host names with an optional scheme, port and leading "
+        "'*.' (e.g. 'example.com', '*.example.org', 'https://player.example.net'); "
+        "any origin when omitted",
+    )
 
 
 class TokenOut(BaseModel):
     token: str
     expires_at: datetime
+    kid: str = Field(description="the id of the key that signed the token")
 
 
 class ErrorDetail(BaseModel):

@@ -73,9 +73,8 @@ class NativeConnection:
             max_subscriptions=settings.ws_max_subscriptions,
             max_message_chars=settings.ws_max_message_chars,
         )
-        self.session = NativeSession(
-            services.tokens.verify, services.channels.resolve, time.time(), limits
-        )
+        verify = services.tokens.verifier_for_origin(websocket.headers.get("origin"))
+        self.session = NativeSession(verify, services.channels.resolve, time.time(), limits)
         self.finished = asyncio.Event()
         self._done = asyncio.Event()
         self._close: Close | None = None

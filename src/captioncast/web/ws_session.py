@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from captioncast.auth.claims import TokenError, ViewerClaims
+from captioncast.auth.claims import TokenError, TokenOriginNotAllowed, ViewerClaims
 from captioncast.bus.base import EndReason
 from captioncast.core.channels import ChannelInfo
 from captioncast.core.replay import StreamPosition
@@ -212,7 +212,9 @@ class NativeSession:
         try:
             claims = self._verify(token)
         except TokenError as exc:
-            return self._close(CLOSE_UNAUTHORIZED, exc.code)
+            # An origin the token does not allow is a permission, not an identity, problem.
+            code = CLOSE_FORBIDDEN if isinstance(exc, TokenOriginNotAllowed) else CLOSE_UNAUTHORIZED
+            return self._close(code, exc.code)
         if claims.expired(now):
             return self._close(CLOSE_UNAUTHORIZED, "token_expired")
         if not all(claims.covers(stream) for stream in self.channels.values()):
