@@ -1,10 +1,12 @@
 """``captioncast serve``: the whole service in one process.
 
-Start-up, step by step: open the data directory (flows, API key, token key), build the broker,
-the worker thread for inference and the flow runtime, start the RTMP listener, restart the
-flows that were running when the process last stopped, then serve HTTP and WebSocket.
+Start-up, step by step: open the data directory (flows, API key, token key), build the broker
+(it loads the channel history kept there), the worker thread for inference and the flow
+runtime, start the RTMP listener, restart the flows that were running when the process last
+stopped, then serve HTTP and WebSocket.
 Shutdown, in reverse: stop accepting publishers, tell viewers 1001 Going Away, let the running
-flows flush (they stay ``live`` in the store and resume at the next start), close the store.
+flows flush (they stay ``live`` in the store and resume at the next start), write the channel
+history out, close the stores.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from captioncast.ingest.decoder import FlvAudioDecoder
 from captioncast.ingest.rtmp.server import RtmpServer
 from captioncast.pipeline.runtime import EngineCache, PipelineRuntime, RuntimeSettings
 from captioncast.store.base import ACTIVE_STATUSES, FlowStatus
+from captioncast.store.history import SqliteChannelHistory
 from captioncast.store.sqlite import SqliteFlowStore
 from captioncast.store.transcripts import SqliteTranscriptStore
 from captioncast.web.app import create_app
@@ -64,7 +67,8 @@ async def build(config: ServeConfig) -> Server:
         print(f"  {api_key.value}", flush=True)
     store = SqliteFlowStore.in_data_dir(data_dir, config.srt_port_range)
     transcripts = SqliteTranscriptStore.in_data_dir(data_dir)
-    broker = MemoryBroker()
+    broker = MemoryBroker(history_store=SqliteChannelHistory.in_data_dir(data_dir))
+    await broker.start()  # before any channel is registered: stored channels go on
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
 
     def load_engine(spec: str) -> AsrEngine:
@@ -210,6 +214,7 @@ async def shutdown(server: Server) -> None:
     """The second half, after the HTTP server stopped (and the first, if it never ran)."""
     try:
         await _drain(server)
+        await server.services.broker.aclose()  # nothing publishes now: every final to disk
         await server.services.store.close()
         await server.services.transcripts.close()
     finally:

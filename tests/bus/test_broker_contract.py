@@ -1,19 +1,25 @@
-"""The Broker contract, run over every registered broker implementation."""
+"""The Broker contract, run over every registered broker implementation, with and without
+durable history where the implementation takes a history store."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from captioncast.bus import BROKERS, create_broker
-from captioncast.bus.base import Broker, EndReason, SubscriptionEnded, UnknownChannel
+from captioncast.bus.base import Broker, BusError, EndReason, SubscriptionEnded, UnknownChannel
 from captioncast.core.channels import ChannelInfo
 from captioncast.core.replay import StreamPosition
 from captioncast.errors import ConfigError
+from captioncast.store.history import SqliteChannelHistory
 
 CHANNEL = ChannelInfo("demo-en-en", "f1", "demo", "en", "transcription")
+DURABLE = {"memory"}  # the implementations that take a ``history_store``
+SETUPS = sorted(BROKERS) + [f"{name}+history" for name in sorted(DURABLE)]
 
 
 def final(n: int) -> dict[str, object]:
@@ -24,11 +30,17 @@ def partial(n: int) -> dict[str, object]:
     return {"type": "transcript", "is_final": False, "n": n}
 
 
-@pytest.fixture(params=sorted(BROKERS))
-def broker(request: pytest.FixtureRequest) -> Broker:
-    b = create_broker(request.param, max_pending=4, history=8)
+@pytest.fixture(params=SETUPS)
+async def broker(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Broker]:
+    name, _, durable = str(request.param).partition("+")
+    options: dict[str, object] = {"max_pending": 4, "history": 8}
+    if durable:
+        options["history_store"] = SqliteChannelHistory.in_data_dir(tmp_path)
+    b = create_broker(name, **options)
+    await b.start()
     b.register(CHANNEL)
-    return b
+    yield b
+    await b.aclose()
 
 
 async def n_of(envelope_json: str) -> object:
@@ -88,6 +100,15 @@ async def test_resume_from_a_position_replays_missed_messages(broker: Broker) ->
     assert [await n_of((await sub.get()).text) for _ in range(3)] == [2, 3, 4]
 
 
+async def test_resume_replays_finals_and_only_the_newest_partial(broker: Broker) -> None:
+    first = await broker.publish(CHANNEL.name, final(1))
+    for envelope in (partial(2), final(3), partial(4), partial(5)):
+        await broker.publish(CHANNEL.name, envelope)
+    sub = await broker.subscribe(CHANNEL.name, since=first.position)
+    assert sub.recovered
+    assert [await n_of((await sub.get()).text) for _ in range(2)] == [3, 5]
+
+
 async def test_wrong_epoch_or_evicted_position_is_not_recovered(broker: Broker) -> None:
     for n in range(12):
         await broker.publish(CHANNEL.name, final(n))
@@ -139,6 +160,14 @@ async def test_register_keeps_an_open_channels_history(broker: Broker) -> None:
     before = await broker.publish(CHANNEL.name, final(1))
     broker.register(CHANNEL)
     assert broker.position(CHANNEL.name) == before.position
+
+
+async def test_aclose_ends_publishing(broker: Broker) -> None:
+    await broker.publish(CHANNEL.name, final(1))
+    await broker.aclose()
+    await broker.aclose()
+    with pytest.raises(BusError):
+        await broker.publish(CHANNEL.name, final(2))
 
 
 def test_unknown_broker_name() -> None:

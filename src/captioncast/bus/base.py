@@ -6,9 +6,14 @@ subscriber. Delivery policy, the same for every implementation:
 - partial transcripts (``type == "transcript"``, ``is_final`` false) are *latest wins*: a
   newer partial replaces one the subscriber has not received yet, so a live ``seq`` may
   skip superseded partials (and nothing else);
-- every other message (final transcripts, captions) is queued, up to the subscriber's limit;
-  past it the subscription ends with ``EndReason.TOO_SLOW`` (the WebSocket edge closes the
-  connection with 4008) and the viewer resumes from its last position.
+- every other message (final transcripts, captions, end of stream: the *finals*) is queued,
+  up to the subscriber's limit; past it the subscription ends with ``EndReason.TOO_SLOW``
+  (the WebSocket edge closes the connection with 4008) and the viewer resumes from its last
+  position.
+
+History keeps a channel's recent finals and its newest partial. A broker may make finals
+durable (``MemoryBroker`` with a history store): then a channel's epoch, seq and finals
+survive a graceful restart, while partials do not (they were superseded anyway).
 """
 
 from __future__ import annotations
@@ -68,14 +73,32 @@ class Subscription(Protocol):
 
 
 class Broker(Protocol):
-    """Channels with history and fan-out. Call from the event loop thread."""
+    """Channels with history and fan-out. Call from the event loop thread.
+
+    Lifecycle: ``start`` before registering channels, ``aclose`` once nothing publishes any
+    more (at shutdown).
+    """
+
+    async def start(self) -> None:
+        """Load durable history, if the broker keeps any, and start writing it.
+
+        Guarantee: a channel registered afterwards whose stored history is complete goes on
+        in the same epoch, its seq after the last one published before the restart.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Make everything published so far durable (if the broker keeps history on disk)
+        and release resources. Afterwards ``publish`` raises BusError. Idempotent."""
+        ...
 
     def register(self, info: ChannelInfo) -> None:
         """Open a channel (idempotent: an open channel keeps its history and epoch)."""
         ...
 
     def close(self, channel: str) -> None:
-        """End every subscription on ``channel`` with CHANNEL_CLOSED and forget its history.
+        """End every subscription on ``channel`` with CHANNEL_CLOSED and forget its history
+        (also on disk).
 
         Registering it again later starts a new epoch. Unknown channels are ignored.
         """
@@ -85,18 +108,20 @@ class Broker(Protocol):
         """Assign the next seq, serialize once, append to history, fan out; return the envelope.
 
         Guarantee: when this returns, the message is in the channel's history (so any later
-        ``subscribe(since=...)`` recovers it) and in the queue of every current subscriber,
-        subject to the latest-wins and too-slow policy above. At most once per subscriber.
-        Raises UnknownChannel if the channel is not registered, ValueError if ``response``
-        is not JSON-serializable.
+        ``subscribe(since=...)`` recovers it, if final or the newest partial) and in the queue
+        of every current subscriber, subject to the latest-wins and too-slow policy above. At
+        most once per subscriber. Durability, where the broker has it, follows shortly
+        without holding up this call. Raises UnknownChannel if the channel is not registered,
+        ValueError if ``response`` is not JSON-serializable, BusError after ``aclose``.
         """
         ...
 
     async def subscribe(self, channel: str, since: StreamPosition | None = None) -> Subscription:
         """Subscribe to ``channel``; with ``since``, replay what came after it first.
 
-        Guarantee: with a recoverable ``since`` (same epoch, still in history) the subscriber
-        receives every message after it, then live ones, with no gap and no duplicate, and
+        Guarantee: with a recoverable ``since`` (same epoch, no final after it gone from
+        history) the subscriber receives every final after it (and the newest partial if it
+        is newer), then live messages, with no gap in finals and no duplicate, and
         ``recovered`` is True. Otherwise ``recovered`` is False and delivery starts with the
         next live message. Raises UnknownChannel.
         """

@@ -4,8 +4,13 @@ Every message published on a channel is wrapped in the envelope of the wire sche
 (``{"seq", "epoch", "channel", "response"}``), encoded to JSON exactly once, and kept here
 for viewers that reconnect. ``seq`` grows by one per message; ``epoch`` names one unbroken
 history and changes whenever history is lost (a fresh log, a reset), so a client that
-comes back with ``(seq, epoch)`` either receives every message it missed or learns plainly
-that it cannot.
+comes back with ``(seq, epoch)`` either receives every final message it missed or learns
+plainly that it cannot.
+
+The log keeps the last ``capacity`` final messages and only the newest partial transcript:
+an older partial is superseded, so replaying it would only make a resuming viewer flicker.
+A log can also be restored from stored finals (``ReplayLog.restore``), with gaps in ``seq``
+where partials were; those gaps are never a loss.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -66,7 +71,12 @@ def encode_envelope(seq: int, epoch: str, channel: str, response: Mapping[str, o
 
 
 class ReplayLog:
-    """The last ``capacity`` messages of one channel, with its seq counter and epoch."""
+    """The last ``capacity`` final messages of one channel (plus its newest partial), with
+    its seq counter and epoch.
+
+    ``floor`` is the newest seq whose final has left the log: a viewer at a position below
+    it has missed something the log no longer has.
+    """
 
     def __init__(self, channel: str, capacity: int = 1000, epoch: str | None = None) -> None:
         if capacity < 1:
@@ -74,8 +84,29 @@ class ReplayLog:
         self.channel = channel
         self.capacity = capacity
         self.epoch = epoch or new_epoch()
+        self.floor = 0
         self._last_seq = 0
-        self._messages: deque[Envelope] = deque(maxlen=capacity)
+        self._finals: deque[Envelope] = deque(maxlen=capacity)
+        self._partial: Envelope | None = None
+
+    @classmethod
+    def restore(
+        cls,
+        channel: str,
+        capacity: int,
+        epoch: str,
+        last_seq: int,
+        floor: int,
+        finals: Iterable[Envelope],
+    ) -> ReplayLog:
+        """A log that goes on from stored state: ``finals`` oldest first, all in ``epoch``,
+        none after ``last_seq``; ``floor`` as in the class docstring."""
+        log = cls(channel, capacity, epoch)
+        log._last_seq = last_seq
+        log.floor = floor
+        for envelope in finals:
+            log._keep_final(envelope)
+        return log
 
     @property
     def position(self) -> StreamPosition:
@@ -95,29 +126,41 @@ class ReplayLog:
             raise ValueError(f"response is not JSON-serializable: {exc}") from exc
         envelope = Envelope(seq, self.epoch, self.channel, text, is_partial_response(response))
         self._last_seq = seq
-        self._messages.append(envelope)
+        if envelope.is_partial:
+            self._partial = envelope
+        else:
+            self._keep_final(envelope)
         return envelope
 
+    def _keep_final(self, envelope: Envelope) -> None:
+        if len(self._finals) == self.capacity:
+            self.floor = self._finals[0].seq  # about to be evicted by the deque
+        self._finals.append(envelope)
+
     def since(self, seq: int, epoch: str) -> list[Envelope] | None:
-        """Every message after ``seq`` in ``epoch``, or None when that cannot be recovered.
+        """Every final after ``seq`` in ``epoch`` (and the newest partial if it is after
+        ``seq``), in seq order; None when that cannot be recovered.
 
         None means: another epoch (history was lost), a position ahead of this log, or
-        messages after ``seq`` that have already left the log.
+        finals after ``seq`` that have already left the log.
         """
-        if epoch != self.epoch or seq < 0 or seq > self._last_seq:
+        if epoch != self.epoch or seq < self.floor or seq > self._last_seq:
             return None
-        if seq == self._last_seq:
-            return []
-        oldest = self._messages[0].seq if self._messages else self._last_seq + 1
-        if seq + 1 < oldest:
-            return None
-        return [m for m in self._messages if m.seq > seq]
+        missed = [m for m in self._finals if m.seq > seq]
+        partial = self._partial
+        if partial is not None and partial.seq > seq:
+            at = next((i for i, m in enumerate(missed) if m.seq > partial.seq), len(missed))
+            missed.insert(at, partial)
+        return missed
 
     def reset(self) -> None:
         """Drop the history and start a new epoch; seq starts again from 1."""
         self.epoch = new_epoch()
+        self.floor = 0
         self._last_seq = 0
-        self._messages.clear()
+        self._finals.clear()
+        self._partial = None
 
     def __len__(self) -> int:
-        return len(self._messages)
+        """How many messages the log holds (its finals and the newest partial)."""
+        return len(self._finals) + (self._partial is not None)

@@ -197,13 +197,16 @@ class FfmpegBridge:
         )
 
     async def stop(self) -> None:
-        """End the current run and stop restarting."""
+        """End the current run and stop restarting; returns once its ffmpeg is reaped."""
         self._stopping = True
         self._kill()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._proc is not None:
+            # The cancel may have landed on the run's own wait: reap the process here.
+            await self._proc.wait()
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.returncode is None:
@@ -259,12 +262,15 @@ class FfmpegBridge:
         )
         got_media = False
         try:
-            got_media = await self._pump(proc.stdout)
+            got_media = await self._pump(proc, proc.stdout)
         finally:
             self._kill()
-            await proc.wait()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stderr_task
+            try:
+                await proc.wait()
+            finally:
+                stderr_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await stderr_task
         log.debug("%s: ffmpeg exited %s", self.source.label, proc.returncode)
         return read_outcome(
             head + list(lines),
@@ -274,10 +280,21 @@ class FfmpegBridge:
             live=self.source.live,
         )
 
-    async def _pump(self, stdout: asyncio.StreamReader) -> bool:
+    async def _pump(
+        self, proc: asyncio.subprocess.Process, stdout: asyncio.StreamReader
+    ) -> bool:
         """Hand the run's tags to a publisher sink; True when any media came."""
         reader = FlvReader()
         sink: RtmpPublishSink | None = None
+        cut = False  # the sink disconnected its publisher: deliver nothing more
+
+        def disconnect() -> None:  # this run's only: a later run is another publisher
+            nonlocal cut
+            cut = True
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+
         try:
             while data := await stdout.read(READ_SIZE):
                 try:
@@ -288,7 +305,9 @@ class FfmpegBridge:
                 now = time.time()
                 for tag in tags:
                     if sink is None:
-                        sink = self._connect()
+                        sink = self._connect(disconnect)
+                    if cut:
+                        break
                     if tag.kind == AUDIO:
                         sink.on_audio(tag.timestamp_ms, tag.payload, now)
                     elif tag.kind == VIDEO:
@@ -300,11 +319,11 @@ class FfmpegBridge:
             if sink is not None:
                 sink.on_unpublish()
 
-    def _connect(self) -> RtmpPublishSink:
+    def _connect(self, disconnect: Callable[[], None]) -> RtmpPublishSink:
         self.publishers += 1
         log.info("%s: publisher %d connected", self.source.label, self.publishers)
         sink = self._open_publisher()
-        sink.attach(self._kill)
+        sink.attach(disconnect)
         return sink
 
 

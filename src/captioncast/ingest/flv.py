@@ -17,7 +17,7 @@ VIDEO = 9
 SCRIPT = 18
 HEADER_SIZE = 9
 TAG_HEADER_SIZE = 11
-MAX_TAG_SIZE = 16 * 1024 * 1024
+MAX_TAG_SIZE = 8 * 1024 * 1024  # more than any real tag; the size field allows 16 MiB
 
 
 class FlvError(ValueError):
