@@ -29,6 +29,17 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--vad", help="voice activity detector: silero or energy")
     p.add_argument("--log-level", help="debug, info, warning, error")
+    p.add_argument("--pusher-app-id", help="Pusher app id, digits (default 1)")
+    p.add_argument("--pusher-key", help="serve the Pusher protocol with this app key")
+    p.add_argument(
+        "--pusher-secret", help="Pusher app secret (default: generated, kept in the data dir)"
+    )
+    p.add_argument(
+        "--pusher-public-channels",
+        action="store_true",
+        default=None,
+        help="let anyone with the key read caption channels as public Pusher channels",
+    )
 
 
 def serve_config(args: argparse.Namespace) -> ServeConfig:

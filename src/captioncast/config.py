@@ -24,6 +24,10 @@ class ServeConfig:
     device: str = "auto"
     vad: str = "silero"
     log_level: str = "info"
+    pusher_app_id: str = "1"
+    pusher_key: str | None = None  # set: serve the Pusher protocol (docs/pusher.md)
+    pusher_secret: str | None = None  # None: generated into the data dir
+    pusher_public_channels: bool = False
 
     def __post_init__(self) -> None:
         port_range(self.srt_ports)  # a bad range fails at start-up, not at the first flow
@@ -70,6 +74,8 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a number") from None
         elif name == "data_dir":
             out[name] = Path(raw)
+        elif name == "pusher_public_channels":
+            out[name] = raw.lower() in ("1", "true", "yes", "on")
         else:
             out[name] = raw
     return out

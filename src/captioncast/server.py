@@ -41,6 +41,7 @@ from captioncast.store.history import SqliteChannelHistory
 from captioncast.store.sqlite import SqliteFlowStore
 from captioncast.store.transcripts import SqliteTranscriptStore
 from captioncast.web.app import create_app
+from captioncast.web.pusher import PusherApp, PusherGateway, load_pusher_secret
 from captioncast.web.services import Services
 
 log = logging.getLogger(__name__)
@@ -100,15 +101,30 @@ async def build(config: ServeConfig) -> Server:
         store,
         transcripts,
     )
+    channels = ChannelRegistry()
+    pusher = None
+    if config.pusher_key:
+        secret = load_pusher_secret(data_dir, config.pusher_secret)
+        if secret.source == "generated":
+            print(f"captioncast: generated a Pusher app secret (stored in {data_dir}):")
+            print(f"  {secret.value}", flush=True)
+        pusher_app = PusherApp(
+            config.pusher_app_id,
+            config.pusher_key,
+            secret.value,
+            allow_public_channels=config.pusher_public_channels,
+        )
+        pusher = PusherGateway(pusher_app, broker, channels.resolve)
     services = Services(
         store=store,
         broker=broker,
-        channels=ChannelRegistry(),
+        channels=channels,
         tokens=TokenAuthority.in_data_dir(data_dir),
         api_key=api_key,
         runtime=runtime,
         transcripts=transcripts,
         hls_dir=data_dir / "hls",
+        pusher=pusher,
     )
     rtmp = RtmpServer(
         runtime.authorize, host=config.rtmp_host or config.host, port=config.rtmp_port
@@ -208,6 +224,8 @@ async def _drain(server: Server) -> None:
     await server.rtmp.close()  # publishers go; their last audio is decoded
     await server.runtime.shutdown()  # pending words are published, flows stay live
     await server.services.connections.close_all()  # viewers: 1001 Going Away
+    if server.services.pusher is not None:
+        await server.services.pusher.close_all()  # Pusher clients: 1001, pusher-js reconnects
 
 
 async def shutdown(server: Server) -> None:

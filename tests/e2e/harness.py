@@ -57,6 +57,7 @@ class ServerProcess:
     rtmp_port: int = field(default_factory=free_port)
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     srt_ports: str = field(default_factory=lambda: free_udp_ports(4))
+    extra_args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -68,7 +69,7 @@ class ServerProcess:
             sys.executable, "-m", "captioncast.cli", "serve", "--host", "127.0.0.1",
             "--port", str(self.port), "--rtmp-port", str(self.rtmp_port),
             "--data-dir", str(self.data_dir), "--model", self.model, "--log-level", "debug",
-            "--srt-ports", self.srt_ports,
+            "--srt-ports", self.srt_ports, *self.extra_args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -97,6 +98,10 @@ class ServerProcess:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    @property
+    def http_url(self) -> str:
+        return self.url("")
 
     @property
     def ws_url(self) -> str:

@@ -14,6 +14,7 @@ from captioncast.store.base import FlowRecord, FlowStore
 from captioncast.store.transcripts import TranscriptStore
 
 if TYPE_CHECKING:
+    from captioncast.web.pusher.endpoint import PusherGateway
     from captioncast.web.ws_endpoint import ConnectionSet
 
 
@@ -74,6 +75,9 @@ class Services:
     ``connections`` tracks open WebSocket connections; call
     ``await services.connections.close_all()`` before the server stops so viewers get
     1001 Going Away (uvicorn itself would close them with 1012).
+
+    ``pusher``, when set, serves the Pusher protocol (docs/pusher.md); its connections are
+    its own: ``await services.pusher.close_all()`` closes them with 1001 at shutdown.
     """
 
     store: FlowStore
@@ -86,6 +90,7 @@ class Services:
     settings: WebSettings = field(default_factory=WebSettings)
     connections: ConnectionSet = field(default_factory=_connection_set)
     hls_dir: Path | None = None  # HLS output root (``<hls_dir>/<stream name>/``); None: off
+    pusher: PusherGateway | None = None  # Pusher-compatible endpoints (docs/pusher.md); None: off
 
     def open_channels(self, flow: FlowRecord) -> None:
         """Register the flow's channels with the registry and the broker (idempotent)."""
