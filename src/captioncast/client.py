@@ -1,77 +1,32 @@
 """A native-protocol viewer: subscribe to one channel, resume after drops, print captions.
 
-``subscribe`` speaks the ``/v1/ws`` protocol of docs/protocol.md with the ``websockets``
-client library; ``CaptionPrinter`` renders what arrives in a terminal.
+``subscribe`` speaks the ``/v1/ws`` protocol of docs/protocol.md through the SDK's
+``Subscription`` (``captioncast.sdk``); ``CaptionPrinter`` renders what arrives in a terminal.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import shutil
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TextIO
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-
 from captioncast.core.replay import StreamPosition
-from captioncast.errors import CaptioncastError
+from captioncast.sdk.errors import SubscribeError
+from captioncast.sdk.subscription import Subscription
+from captioncast.sdk.viewer import FATAL_CLOSE_CODES
 
-log = logging.getLogger(__name__)
-
-# Close codes after which trying again cannot help (see docs/protocol.md).
-FATAL_CLOSE_CODES = frozenset({4001, 4002, 4003, 4004, 4009, 1009})
+__all__ = [
+    "FATAL_CLOSE_CODES",
+    "CaptionPrinter",
+    "PrintMode",
+    "SubscribeError",
+    "print_captions",
+    "run_subscriber",
+    "subscribe",
+]
 
 OnMessage = Callable[[dict[str, Any]], None]
-
-
-class SubscribeError(CaptioncastError):
-    """The server refused the subscription; ``code`` is its WebSocket close code."""
-
-    def __init__(self, code: int | None, reason: str) -> None:
-        super().__init__(f"closed with {code}: {reason}" if code else reason)
-        self.code = code
-        self.reason = reason
-
-
-class _Session:
-    """The state one ``subscribe`` call keeps across reconnections."""
-
-    def __init__(self, channel: str, since: StreamPosition | None, until_end: bool) -> None:
-        self.channel = channel
-        self.position = since
-        self.until_end = until_end
-        self.finished = False
-
-    def hello(self, token: str) -> list[str]:
-        sub: dict[str, Any] = {"type": "subscribe", "channel": self.channel}
-        if self.position is not None:
-            sub["since"] = {"seq": self.position.seq, "epoch": self.position.epoch}
-        return [json.dumps({"type": "auth", "token": token}), json.dumps(sub)]
-
-    def handle(self, frame: str | bytes, on_message: OnMessage) -> None:
-        message = json.loads(frame)
-        if not isinstance(message, dict):
-            return
-        if "response" in message and "seq" in message:
-            self.position = StreamPosition(int(message["seq"]), str(message["epoch"]))
-            on_message(message)
-            response = message["response"]
-            if self.until_end and isinstance(response, dict) and response.get("is_end_of_stream"):
-                self.finished = True
-        elif message.get("type") == "subscribed":
-            if not message.get("recovered"):
-                if self.position is not None:
-                    log.warning(
-                        "channel %s: could not resume, some messages were missed", self.channel
-                    )
-                pos = message.get("position") or {}
-                self.position = StreamPosition(int(pos.get("seq", 0)), str(pos.get("epoch", "")))
-        elif message.get("type") == "unsubscribed":
-            self.finished = True
 
 
 async def subscribe(
@@ -93,33 +48,19 @@ async def subscribe(
     (end of stream, or the channel closes). Raises SubscribeError when the server refuses
     (bad token, unknown channel...) or, without ``reconnect``, when the connection drops.
     """
-    session = _Session(channel, since, until_end_of_stream)
-    backoff = 0.5
-    while True:
-        code: int | None = None
-        reason = "connection lost"
-        try:
-            async with connect(url, open_timeout=10, max_size=2**22) as ws:
-                for text in session.hello(token):
-                    await ws.send(text)
-                async for frame in ws:
-                    backoff = 0.5
-                    session.handle(frame, on_message)
-                    if session.finished:
-                        return session.position
-                code, reason = ws.close_code, ws.close_reason or ""
-        except ConnectionClosed as closed:
-            if closed.rcvd is not None:
-                code, reason = closed.rcvd.code, closed.rcvd.reason
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            reason = f"cannot connect: {exc}"
-        except InvalidURI as exc:
-            raise SubscribeError(None, f"bad URL: {exc}") from exc
-        if code in FATAL_CLOSE_CODES or not reconnect:
-            raise SubscribeError(code, reason)
-        log.info("channel %s: %s (%s); reconnecting in %.1fs", channel, reason, code, backoff)
-        await asyncio.sleep(backoff)
-        backoff = min(backoff * 2, max_backoff)
+    sub = Subscription(
+        url,
+        channel,
+        token,
+        since=since,
+        reconnect=reconnect,
+        until_end_of_stream=until_end_of_stream,
+        max_backoff=max_backoff,
+    )
+    async with sub:
+        async for caption in sub:
+            on_message(dict(caption.envelope))
+    return sub.position
 
 
 async def print_captions(
