@@ -136,6 +136,15 @@ class ServerProcess:
         return str(minted["token"])
 
 
+def speech_clip(wav: Path, seconds: float, directory: Path) -> Path:
+    """The first ``seconds`` of a recording as AAC in M4A (what a publisher would carry)."""
+    out = directory / f"clip-{seconds:g}s.m4a"
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav)]
+    cmd += ["-t", str(seconds), "-c:a", "aac", "-b:a", "96k", str(out)]
+    subprocess.run(cmd, check=True, timeout=60)
+    return out
+
+
 def publish(
     media: Path, url: str, *extra_input: str, realtime: bool = True
 ) -> subprocess.Popen[bytes]:

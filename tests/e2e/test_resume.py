@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 import websockets
-from harness import ServerProcess, finish, publish, until_done
+from harness import ServerProcess, finish, publish, speech_clip, until_done
 from speech import SpeechSample
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -28,12 +27,8 @@ Message = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def clip(speech_sample: SpeechSample, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first seconds of the test speech as AAC in M4A."""
-    out = tmp_path_factory.mktemp("clip") / "clip.m4a"
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(speech_sample.wav_path)]
-    cmd += ["-t", str(CLIP_SECONDS), "-c:a", "aac", "-b:a", "96k", str(out)]
-    subprocess.run(cmd, check=True, timeout=60)
-    return out
+    """The first sentences of the test speech as AAC in M4A."""
+    return speech_clip(speech_sample.wav_path, CLIP_SECONDS, tmp_path_factory.mktemp("clip"))
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from harness import (
     free_port,
     free_udp_ports,
     publish_srt,
+    speech_clip,
     until_done,
 )
 from speech import SpeechSample
@@ -48,11 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def clip(speech_sample: SpeechSample, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first sentences of the test speech as AAC in M4A."""
-    out = tmp_path_factory.mktemp("clip") / "clip.m4a"
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(speech_sample.wav_path)]
-    cmd += ["-t", str(CLIP_SECONDS), "-c:a", "aac", "-b:a", "96k", str(out)]
-    subprocess.run(cmd, check=True, timeout=60)
-    return out
+    return speech_clip(speech_sample.wav_path, CLIP_SECONDS, tmp_path_factory.mktemp("clip"))
 
 
 @pytest.fixture(scope="module")

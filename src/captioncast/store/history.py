@@ -25,16 +25,14 @@ resume guarantee.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from captioncast.core.replay import StreamPosition
-from captioncast.errors import StoreError
+from captioncast.store.connection import SqliteConnection
 
 HISTORY_FILENAME = "history.sqlite3"
 SCHEMA = """
@@ -206,21 +204,17 @@ def _trim(db: sqlite3.Connection, channel: str, keep: int) -> None:
     )
 
 
+def _create_schema(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+
+
 class SqliteChannelHistory:
     """``ChannelHistoryStore`` on a SQLite file, in the style of the other stores: one
     connection guarded by a lock, each call in a worker thread, WAL."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = SqliteConnection(path, "channel history", _create_schema)
         self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise StoreError(f"cannot open channel history {path.name}: {exc}") from exc
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> SqliteChannelHistory:
@@ -228,14 +222,7 @@ class SqliteChannelHistory:
         return cls(data_dir / HISTORY_FILENAME)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                try:
-                    return fn(self._db)
-                except sqlite3.Error as exc:
-                    raise StoreError(f"channel history failed: {exc}") from exc
-
-        return await asyncio.to_thread(locked)
+        return await self._conn.run(fn)
 
     async def begin_run(self, keep: int) -> dict[str, StoredChannel]:
         """See ``ChannelHistoryStore.begin_run``."""
@@ -288,4 +275,4 @@ class SqliteChannelHistory:
 
     async def close(self) -> None:
         """Close the database connection (closing twice is harmless)."""
-        await self._run(lambda db: db.close())
+        await self._conn.close()

@@ -7,10 +7,8 @@ its stream name (a partial unique index covers only flows not deleted).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from captioncast.core.layout import CaptionLayout
-from captioncast.errors import NotFound, StoreError
+from captioncast.errors import NotFound
 from captioncast.store.base import (
     FlowRecord,
     FlowSpec,
@@ -29,6 +27,7 @@ from captioncast.store.base import (
     can_transition,
     utcnow,
 )
+from captioncast.store.connection import SqliteConnection
 
 DB_FILENAME = "captioncast.sqlite3"
 SCHEMA_VERSION = 2
@@ -73,6 +72,13 @@ def _migrate(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(flows)")}
     if "srt_port" not in columns:  # version 1
         db.execute("ALTER TABLE flows ADD COLUMN srt_port INTEGER")
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+    _migrate(db)
+    db.executescript(INDEXES)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 def _free_port(db: sqlite3.Connection, ports: range) -> int:
@@ -130,20 +136,11 @@ class SqliteFlowStore:
     """``FlowStore`` on a SQLite file; the schema is created when it is opened."""
 
     def __init__(self, path: Path, srt_ports: range = DEFAULT_SRT_PORTS) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.srt_ports = srt_ports
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-            _migrate(self._db)
-            self._db.executescript(INDEXES)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise StoreError(f"cannot open flow store {path.name}: {exc}") from exc
+        self._conn = SqliteConnection(
+            path, "flow store", _create_schema, passthrough=(sqlite3.IntegrityError,)
+        )
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, srt_ports: range = DEFAULT_SRT_PORTS) -> SqliteFlowStore:
@@ -151,16 +148,7 @@ class SqliteFlowStore:
         return cls(data_dir / DB_FILENAME, srt_ports)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                try:
-                    return fn(self._db)
-                except sqlite3.IntegrityError:
-                    raise
-                except sqlite3.Error as exc:
-                    raise StoreError(f"flow store failed: {exc}") from exc
-
-        return await asyncio.to_thread(locked)
+        return await self._conn.run(fn)
 
     async def create(self, spec: FlowSpec) -> FlowRecord:
         """Store a new flow. Raises StreamNameTaken, NoFreePort."""
@@ -279,4 +267,4 @@ class SqliteFlowStore:
 
     async def close(self) -> None:
         """Close the database connection."""
-        await self._run(lambda db: db.close())
+        await self._conn.close()

@@ -8,17 +8,15 @@ returns, so what viewers saw survives a crash or restart.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from captioncast.core.exports import TranscriptCue, cue_from_response
 from captioncast.core.messages import Response
-from captioncast.errors import StoreError
+from captioncast.store.connection import SqliteConnection
 from captioncast.store.sqlite import DB_FILENAME
 
 __all__ = ["SqliteTranscriptStore", "TranscriptCue", "TranscriptStore"]
@@ -99,20 +97,16 @@ def _to_cue(row: tuple[object, ...]) -> TranscriptCue:
     )
 
 
+def _create_schema(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+
+
 class SqliteTranscriptStore:
     """``TranscriptStore`` on a SQLite file; its table is created when it is opened."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = SqliteConnection(path, "transcript store", _create_schema)
         self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise StoreError(f"cannot open transcript store {path.name}: {exc}") from exc
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> SqliteTranscriptStore:
@@ -120,14 +114,7 @@ class SqliteTranscriptStore:
         return cls(data_dir / DB_FILENAME)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                try:
-                    return fn(self._db)
-                except sqlite3.Error as exc:
-                    raise StoreError(f"transcript store failed: {exc}") from exc
-
-        return await asyncio.to_thread(locked)
+        return await self._conn.run(fn)
 
     async def append(self, flow_id: str, channel: str, response: Response) -> None:
         """Keep one caption block (see ``TranscriptStore.append``)."""
@@ -203,4 +190,4 @@ class SqliteTranscriptStore:
 
     async def close(self) -> None:
         """Close the database connection (closing twice is harmless)."""
-        await self._run(lambda db: db.close())
+        await self._conn.close()
