@@ -280,9 +280,7 @@ class FfmpegBridge:
             live=self.source.live,
         )
 
-    async def _pump(
-        self, proc: asyncio.subprocess.Process, stdout: asyncio.StreamReader
-    ) -> bool:
+    async def _pump(self, proc: asyncio.subprocess.Process, stdout: asyncio.StreamReader) -> bool:
         """Hand the run's tags to a publisher sink; True when any media came."""
         reader = FlvReader()
         sink: RtmpPublishSink | None = None

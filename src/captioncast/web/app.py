@@ -21,6 +21,7 @@ from captioncast.web.api_transcripts import transcripts_router
 from captioncast.web.errors import install_error_handlers
 from captioncast.web.hls_routes import hls_router
 from captioncast.web.models import ErrorOut, Health, TokenIn, TokenOut
+from captioncast.web.pages import pages_router
 from captioncast.web.pusher.router import pusher_router
 from captioncast.web.services import Services
 from captioncast.web.ws_endpoint import serve_native
@@ -122,4 +123,5 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(public_router(services))
     app.include_router(hls_router(services))
     app.include_router(pusher_router(services))
+    app.include_router(pages_router())
     return app
