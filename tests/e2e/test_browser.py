@@ -139,6 +139,8 @@ def test_a_flow_made_in_the_dashboard_plays_in_the_player_with_captions(
         player.screenshot(path=shots / "player.png")
         # Latency meters come from the dashboard's own caption connection.
         expect(row.locator(".latency")).to_contain_text("words", timeout=15_000)
+        # The player's connection and the dashboard's meter, counted by the flow API.
+        expect(row.locator(".viewers")).to_have_text(re.compile(r"^[2-9]$"), timeout=15_000)
         dashboard.screenshot(path=shots / "dashboard.png", full_page=True)
         check_token_dialog(dashboard, shots)
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from web_helpers import LiveServer, make_services, start_server, stop_server
@@ -350,3 +351,25 @@ async def test_origin_restricted_token(demo: LiveServer) -> None:
         async with connect(demo.ws_url, origin=origin) as ws:  # type: ignore[arg-type]
             await ws.send(json.dumps({"type": "auth", "token": restricted}))
             assert await close_of(ws) == (4003, "origin_not_allowed")
+
+
+async def test_the_flow_api_counts_the_viewers_of_each_channel(demo: LiveServer) -> None:
+    flow = await demo.services.store.get_by_stream_name("demo")
+    assert flow is not None
+    path = f"{demo.http_url}/v1/flows/{flow.flow_id}"
+    headers = {"Authorization": "Bearer test-api-key"}
+
+    async def counts() -> dict[str, int]:
+        async with httpx.AsyncClient() as http:
+            body = (await http.get(path, headers=headers)).json()
+        return {c["name"]: c["viewers"] for c in body["channels"]}
+
+    assert await counts() == {"demo-en-en": 0, "demo-en-de": 0}
+    async with connect(demo.ws_url) as one, connect(demo.ws_url) as two:
+        await subscribe(one, token(demo), "demo-en-en")
+        await subscribe(two, token(demo), "demo-en-en")
+        await two.send('{"type":"subscribe","channel":"demo-en-de"}')
+        await recv(two)
+        assert await counts() == {"demo-en-en": 2, "demo-en-de": 1}
+    await asyncio.sleep(0.2)
+    assert await counts() == {"demo-en-en": 0, "demo-en-de": 0}

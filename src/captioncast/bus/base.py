@@ -130,3 +130,7 @@ class Broker(Protocol):
     def position(self, channel: str) -> StreamPosition:
         """The channel's current position. Raises UnknownChannel."""
         ...
+
+    def subscriber_count(self, channel: str) -> int:
+        """How many subscriptions the channel has now (0 for an unknown channel)."""
+        ...

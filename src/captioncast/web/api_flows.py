@@ -62,12 +62,26 @@ def flow_out(flow: FlowRecord, services: Services) -> FlowOut:
         srt_details=_srt_details(flow, services),
         ingest=_ingest(flow, services),
         channels=[
-            ChannelOut(name=c.name, language=c.language, service_type=c.service_type)
+            ChannelOut(
+                name=c.name,
+                language=c.language,
+                service_type=c.service_type,
+                viewers=viewers(services, c.name),
+            )
             for c in channels
         ],
         created_at=flow.created_at,
         updated_at=flow.updated_at,
     )
+
+
+def viewers(services: Services, channel: str) -> int:
+    """Viewers of a channel now: native subscriptions plus Pusher ones (the Pusher gateway's
+    own relay subscription is not a viewer)."""
+    count = services.broker.subscriber_count(channel)
+    if services.pusher is not None:
+        count += services.pusher.viewers(channel) - services.pusher.relays(channel)
+    return count
 
 
 def _ingest(flow: FlowRecord, services: Services) -> IngestOut | None:

@@ -93,6 +93,7 @@ class ChannelOut(BaseModel):
     name: str
     language: str
     service_type: ServiceType
+    viewers: int = Field(0, description="viewers subscribed now (WebSocket and Pusher)")
 
 
 class FlowOut(BaseModel):

@@ -54,6 +54,15 @@ class PusherGateway:
         """How many connections are open."""
         return len(self._connections)
 
+    def viewers(self, channel: str) -> int:
+        """Pusher subscriptions to a caption channel, under any of its Pusher names."""
+        names = (channel, f"private-{channel}", f"presence-{channel}")
+        return sum(self.directory.subscription_count(name) for name in names)
+
+    def relays(self, channel: str) -> int:
+        """Broker subscriptions this gateway holds on a caption channel (0 or 1)."""
+        return 1 if channel in self._relays else 0
+
     async def serve(self, websocket: WebSocket, key: str, settings: WebSettings) -> None:
         """Accept and serve one ``/app/{key}`` connection."""
         await websocket.accept()

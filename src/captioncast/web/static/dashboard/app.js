@@ -163,6 +163,7 @@ function newRow(flow) {
     h('td', { class: 'source' }),
     h('td', { class: 'languages' }),
     h('td', { class: 'latency' }),
+    h('td', { class: 'viewers' }),
     h('td', { class: 'input' }));
   return row;
 }
@@ -176,8 +177,17 @@ function fillRow(row, flow) {
   setText(row, '.source', SOURCE_NAMES[flow.source] ?? flow.source);
   setText(row, '.languages', [flow.source_language, ...flow.target_languages].join(', '));
   setText(row, '.latency', meters?.describe(flow.flow_id) ?? '—');
+  setText(row, '.viewers', String(countViewers(flow)));
   setText(row, '.input', describeIngest(flow));
   row.classList.toggle('selected', flow.flow_id === detail.flowId);
+}
+
+/**
+ * Viewers on all of a flow's channels (WebSocket and Pusher), this dashboard's own latency
+ * meter included. @param {any} flow
+ */
+function countViewers(flow) {
+  return (flow.channels ?? []).reduce((sum, c) => sum + (c.viewers ?? 0), 0);
 }
 
 /** @param {string} flowId */
