@@ -12,6 +12,7 @@ history out, close the stores.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -202,12 +203,24 @@ async def restore_flows(server: Server) -> None:
                 await store.update_status(flow.flow_id, FlowStatus.ERROR, "restart failed")
 
 
+def _tune_garbage_collector() -> None:
+    """Fewer, cheaper collections. Every caption message makes short-lived objects on every
+    viewer connection; with the default thresholds a full collection over everything follows
+    every few seconds, and with thousands of viewers each one stops delivery for up to a
+    second (bench/results/fanout.md). What exists at start-up (the model, the app) is moved
+    out of the collector's sight."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
+
+
 async def serve(config: ServeConfig) -> None:
     server = await build(config)
     # Load the default model before taking traffic, so the first flow starts at once.
     await server.runtime.engines.get(config.model)
     await server.rtmp.start()
     await restore_flows(server)
+    _tune_garbage_collector()
     print(
         f"captioncast: HTTP on http://{config.host}:{config.port}, "
         f"RTMP on rtmp://{config.rtmp_host or config.host}:{server.rtmp.port}/live",
