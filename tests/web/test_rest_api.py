@@ -50,9 +50,14 @@ async def test_create_flow_answers_the_documented_shape(
     assert len(rtmp["stream_key"]) >= 22  # >= 128 bits in url-safe base64
     assert flow["srt_details"] is None
     assert flow["channels"] == [
-        {"name": "demo-en-en", "language": "en", "service_type": "transcription"},
-        {"name": "demo-en-es-419", "language": "es-419", "service_type": "translation"},
-        {"name": "demo-en-de", "language": "de", "service_type": "translation"},
+        {"name": "demo-en-en", "language": "en", "service_type": "transcription", "viewers": 0},
+        {
+            "name": "demo-en-es-419",
+            "language": "es-419",
+            "service_type": "translation",
+            "viewers": 0,
+        },
+        {"name": "demo-en-de", "language": "de", "service_type": "translation", "viewers": 0},
     ]
     created = datetime.fromisoformat(flow["created_at"])
     assert abs((datetime.now(UTC) - created).total_seconds()) < 60
