@@ -29,6 +29,14 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--vad", help="voice activity detector: silero or energy")
     p.add_argument("--log-level", help="debug, info, warning, error")
+    p.add_argument(
+        "--translation-engines",
+        help="translation engines in order (default apertium,libretranslate,deepl)",
+    )
+    p.add_argument("--libretranslate-url", help="a LibreTranslate-compatible API for translation")
+    p.add_argument("--libretranslate-api-key", help="its API key, if it needs one")
+    p.add_argument("--deepl-api-key", help="a DeepL API key for translation")
+    p.add_argument("--deepl-url", help="DeepL-style API URL (default: DeepL's free API)")
     p.add_argument("--pusher-app-id", help="Pusher app id, digits (default 1)")
     p.add_argument("--pusher-key", help="serve the Pusher protocol with this app key")
     p.add_argument(

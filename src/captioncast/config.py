@@ -28,6 +28,11 @@ class ServeConfig:
     pusher_key: str | None = None  # set: serve the Pusher protocol (docs/pusher.md)
     pusher_secret: str | None = None  # None: generated into the data dir
     pusher_public_channels: bool = False
+    translation_engines: str = "apertium,libretranslate,deepl"  # preference; unset ones skipped
+    libretranslate_url: str | None = None
+    libretranslate_api_key: str | None = None
+    deepl_api_key: str | None = None
+    deepl_url: str | None = None
 
     def __post_init__(self) -> None:
         port_range(self.srt_ports)  # a bad range fails at start-up, not at the first flow

@@ -32,6 +32,7 @@ from captioncast.core.audio import SAMPLE_RATE
 from captioncast.core.channels import ChannelRegistry
 from captioncast.engines.asr.base import AsrEngine
 from captioncast.engines.asr.registry import load_asr_engine
+from captioncast.engines.mt.catalog import TranslationSettings, translators_from_settings
 from captioncast.engines.vad.base import VadModel
 from captioncast.engines.vad.registry import load_vad
 from captioncast.ingest.decoder import FlvAudioDecoder
@@ -86,6 +87,15 @@ async def build(config: ServeConfig) -> Server:
     def new_vad() -> VadModel:
         return load_vad(config.vad)
 
+    translators = translators_from_settings(
+        TranslationSettings(
+            engines=tuple(e.strip() for e in config.translation_engines.split(",") if e.strip()),
+            libretranslate_url=config.libretranslate_url,
+            libretranslate_api_key=config.libretranslate_api_key,
+            deepl_api_key=config.deepl_api_key,
+            deepl_url=config.deepl_url,
+        )
+    )
     runtime = PipelineRuntime(
         broker,
         EngineCache(load_engine, executor),
@@ -101,6 +111,7 @@ async def build(config: ServeConfig) -> Server:
         ),
         store,
         transcripts,
+        translators,
     )
     channels = ChannelRegistry()
     pusher = None
@@ -126,6 +137,7 @@ async def build(config: ServeConfig) -> Server:
         transcripts=transcripts,
         hls_dir=data_dir / "hls",
         pusher=pusher,
+        translators=translators,
     )
     rtmp = RtmpServer(
         runtime.authorize, host=config.rtmp_host or config.host, port=config.rtmp_port

@@ -19,9 +19,11 @@ from captioncast.core.channels import ChannelInfo
 from captioncast.core.layout import CaptionLayout
 from captioncast.core.messages import Response, ResponseContext, build_response
 from captioncast.core.timeline import Timeline
+from captioncast.engines.mt.catalog import TranslatorSet
 from captioncast.ingest.flv import AUDIO, VIDEO
 from captioncast.ingest.sei import AvcSeiReader
 from captioncast.pipeline.recognizer import Recognizer
+from captioncast.pipeline.translator import FlowTranslations
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class FlowRun:
         on_caption: CaptionSink | None = None,
         start_time: float = 0.0,
         playback: PlaybackOutput | None = None,
+        translators: TranslatorSet | None = None,
     ) -> None:
         self.flow_id = flow_id
         self.recognizer = recognizer
@@ -95,6 +98,10 @@ class FlowRun:
         speaker = str(uuid.uuid4())
         ctx = ResponseContext(source.language, "transcription", speaker, self.timeline.at)
         self.captioner = Captioner(ctx, layout, max_latency)
+        self.translations = FlowTranslations.for_flow(
+            source, self.targets, translators, layout, max_latency, speaker,
+            self.timeline.at, lambda: self.timeline.now, self._publish_all,
+        )  # fmt: skip
         self._speaker = speaker
         self._pending: list[AudioChunk] = []
         self._pending_seconds = 0.0
@@ -127,10 +134,15 @@ class FlowRun:
             ],
         }
 
+    def translation_state(self) -> dict[str, dict[str, object]]:
+        """Per translated language: its engine, counts, latency and health."""
+        return self.translations.state()
+
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._run(), name=f"flow-{self.flow_id}")
         self._deadline_task = loop.create_task(self._deadlines(), name=f"captions-{self.flow_id}")
+        self.translations.start()
 
     async def stop(self, end_of_stream: bool = True) -> None:
         """Disconnect the publisher, flush the last words, and stop.
@@ -158,10 +170,13 @@ class FlowRun:
         now = self.timeline.now
         if end_of_stream:
             await self._publish(self.captioner.end_of_stream(now))
-            for target in self.targets:
-                await self._publish_all(target.name, [self._end_of_stream(target, now)])
         else:
             await self._publish(self.captioner.flush())
+        await self.translations.stop(end_of_stream)  # the translated channels end themselves
+        if end_of_stream:
+            for target in self.targets:
+                if not self.translations.handles(target.name):
+                    await self._publish_all(target.name, [self._end_of_stream(target, now)])
         if self._playback is not None:
             await self._playback.close()
 
@@ -300,12 +315,14 @@ class FlowRun:
             for update in updates:
                 await self._publish(self.captioner.update(update, now))
             await self._publish(self.captioner.tick(now))
+        self.translations.push(updates, now)
 
     async def _deadlines(self) -> None:
         """Send a pending caption block when its max latency comes, even while the
         recognizer is busy with a decode: the audio clock keeps moving as frames arrive."""
         while True:
             await asyncio.sleep(DEADLINE_CHECK)
+            self.translations.tick(self.timeline.now)
             if self.captioner.segmenter.pending:
                 async with self._publishing:
                     await self._publish(self.captioner.tick(self.timeline.now))

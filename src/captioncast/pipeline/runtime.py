@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from captioncast.bus.base import Broker
@@ -15,6 +15,11 @@ from captioncast.core.channels import ChannelInfo, flow_channels
 from captioncast.core.messages import Response
 from captioncast.core.policy import PolicyConfig
 from captioncast.engines.asr.base import AsrEngine
+from captioncast.engines.mt.catalog import (
+    TranslationSettings,
+    TranslatorSet,
+    translators_from_settings,
+)
 from captioncast.engines.vad.base import VadModel
 from captioncast.errors import StoreError
 from captioncast.ingest.bridge import BridgeInput, FfmpegBridge, pull_input, srt_listener_input
@@ -40,6 +45,7 @@ class RuntimeSettings:
     srt_listen_host: str = "127.0.0.1"
     ffmpeg: str = "ffmpeg"
     hls_dir: Path | None = None  # the players' HLS, one directory per stream; None: none
+    translation: TranslationSettings = field(default_factory=TranslationSettings)
 
 
 def policy_config(max_latency: float) -> PolicyConfig:
@@ -82,6 +88,7 @@ class PipelineRuntime:
         settings: RuntimeSettings,
         store: FlowStore | None = None,
         transcripts: TranscriptStore | None = None,
+        translators: TranslatorSet | None = None,
     ) -> None:
         self.broker = broker
         self.engines = engines
@@ -91,6 +98,11 @@ class PipelineRuntime:
         self.settings = settings
         self.store = store
         self.transcripts = transcripts
+        # The engines every flow's translated channels share (built from the settings when
+        # not given; nothing is contacted until a flow starts).
+        if translators is None:
+            translators = translators_from_settings(settings.translation)
+        self.translators = translators
         self._runs: dict[str, FlowRun] = {}
         self._bridges: dict[str, FfmpegBridge] = {}
         self._by_key: dict[str, str] = {}
@@ -108,6 +120,12 @@ class PipelineRuntime:
         """The running flow's source state, or None when it is not running here."""
         run = self._runs.get(flow_id)
         return None if run is None else run.ingest_state()
+
+    def translation_state(self, flow_id: str) -> dict[str, dict[str, object]] | None:
+        """Per translated language of the running flow: engine, counts, latency, health;
+        None when it is not running here."""
+        run = self._runs.get(flow_id)
+        return None if run is None else run.translation_state()
 
     def bridge_input(self, flow: FlowRecord) -> BridgeInput | None:
         """How ffmpeg reads the flow's source; None for RTMP, which comes to our server."""
@@ -131,6 +149,7 @@ class PipelineRuntime:
             engine = await self.engines.get(flow.model or self.settings.default_model)
             loop = asyncio.get_running_loop()
             vad = await loop.run_in_executor(self.executor, self.vad_factory)
+            await asyncio.to_thread(self.translators.load)  # which engine serves which pair
         finally:
             cancelled = flow.flow_id not in self._starting
             self._starting.discard(flow.flow_id)
@@ -158,6 +177,7 @@ class PipelineRuntime:
             on_caption=self._caption_keeper(flow),
             start_time=resume_at,
             playback=playback,
+            translators=self.translators,
         )
         run.start()
         self._runs[flow.flow_id] = run
@@ -203,6 +223,7 @@ class PipelineRuntime:
                 await run.stop(end_of_stream=False)
             except Exception:
                 log.exception("flow %s did not stop cleanly", flow_id)
+        await asyncio.to_thread(self.translators.close)
 
     async def _playback(self, flow: FlowRecord) -> HlsOutput | None:
         """The flow's HLS output, started; None when the server makes none."""

@@ -22,6 +22,7 @@ from captioncast.store.base import (
     NoFreePort,
     StreamNameTaken,
 )
+from captioncast.web.api_languages import check_language_pairs
 from captioncast.web.models import (
     CaptionOut,
     ChannelOut,
@@ -156,6 +157,10 @@ def flows_router(services: Services) -> APIRouter:
             )
         except InvalidFlow as exc:
             raise ApiError(422, "invalid_flow", str(exc)) from exc
+        if services.translators is not None:
+            await check_language_pairs(
+                services.translators, spec.source_language, spec.target_languages
+            )
         try:
             flow = await services.store.create(spec)
         except StreamNameTaken as exc:

@@ -17,6 +17,7 @@ import captioncast
 from captioncast.auth.origins import OriginPatternError, parse_patterns
 from captioncast.errors import ApiError
 from captioncast.web.api_flows import flows_router
+from captioncast.web.api_languages import languages_router
 from captioncast.web.api_transcripts import transcripts_router
 from captioncast.web.errors import install_error_handlers
 from captioncast.web.hls_routes import hls_router
@@ -120,6 +121,10 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(
         transcripts_router(services), dependencies=guarded, responses=ERROR_RESPONSES
     )
+    if services.translators is not None:
+        app.include_router(
+            languages_router(services.translators), dependencies=guarded, responses=ERROR_RESPONSES
+        )
     app.include_router(public_router(services))
     app.include_router(hls_router(services))
     app.include_router(pusher_router(services))

@@ -10,6 +10,7 @@ from captioncast.auth.apikey import ApiKey
 from captioncast.auth.tokens import TokenAuthority
 from captioncast.bus.base import Broker
 from captioncast.core.channels import ChannelRegistry, flow_channels
+from captioncast.engines.mt.catalog import TranslatorSet
 from captioncast.store.base import FlowRecord, FlowStore
 from captioncast.store.transcripts import TranscriptStore
 
@@ -89,6 +90,7 @@ class Services:
     transcripts: TranscriptStore
     settings: WebSettings = field(default_factory=WebSettings)
     connections: ConnectionSet = field(default_factory=_connection_set)
+    translators: TranslatorSet | None = None  # None: no /v1/languages, no pair check
     hls_dir: Path | None = None  # HLS output root (``<hls_dir>/<stream name>/``); None: off
     pusher: PusherGateway | None = None  # Pusher-compatible endpoints (docs/pusher.md); None: off
 

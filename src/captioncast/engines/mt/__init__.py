@@ -1,0 +1,1 @@
+"""captioncast.engines.mt: machine translation engines."""
