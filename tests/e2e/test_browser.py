@@ -113,7 +113,7 @@ def test_a_flow_made_in_the_dashboard_plays_in_the_player_with_captions(
     dashboard.get_by_label("API key").fill(server.api_key)
     dashboard.get_by_role("button", name="Use key").click()
     dashboard.get_by_label("Name (stream name)").fill("browser")
-    dashboard.get_by_label("Translations (optional)").fill("de")
+    dashboard.get_by_label("Translations (optional)").fill("es")
     dashboard.get_by_label("Maximum latency (seconds)").fill("3")
     dashboard.get_by_role("button", name="Create flow").click()
     expect(dashboard.get_by_role("heading", name="Flow browser")).to_be_visible()
@@ -145,9 +145,9 @@ def test_a_flow_made_in_the_dashboard_plays_in_the_player_with_captions(
         check_token_dialog(dashboard, shots)
 
         # Another language: the overlay follows its channel.
-        player.get_by_label("Captions", exact=True).select_option("browser-en-de")
+        player.get_by_label("Captions", exact=True).select_option("browser-en-es")
         player.wait_for_function(
-            "() => captioncastPlayer.client.channel === 'browser-en-de'"
+            "() => captioncastPlayer.client.channel === 'browser-en-es'"
             " && captioncastPlayer.client.state === 'live'",
             timeout=10_000,
         )
@@ -169,7 +169,7 @@ def check_token_dialog(dashboard: Page, shots: Path) -> None:
     assert claims["claims"]["exp"] - claims["claims"]["iat"] == 600
     dashboard.screenshot(path=shots / "dashboard-token.png")
     dialog.get_by_role("button", name="Close").click()
-    expect(dashboard.locator("#player-url-de")).to_have_value(re.compile(re.escape(token)))
+    expect(dashboard.locator("#player-url-es")).to_have_value(re.compile(re.escape(token)))
 
 
 def check_video_plays(player: Page) -> None:
