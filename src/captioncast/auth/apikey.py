@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -42,21 +42,46 @@ def load_api_key(data_dir: Path, environ: Mapping[str, str] | None = None) -> Ap
     A generated key is written with file mode 0600. Raises ConfigError on an empty key.
     """
     env = os.environ if environ is None else environ
-    from_env = env.get(API_KEY_ENV)
-    if from_env is not None:
-        if not from_env.strip():
-            raise ConfigError(f"{API_KEY_ENV} is set but empty")
-        return ApiKey(from_env.strip(), "env")
-    path = data_dir / API_KEY_FILENAME
+    value, source = load_secret(
+        data_dir,
+        API_KEY_FILENAME,
+        env.get(API_KEY_ENV),
+        given_empty=f"{API_KEY_ENV} is set but empty",
+        file_empty=f"the API key file {API_KEY_FILENAME} in the data dir is empty",
+        generate=lambda: secrets.token_urlsafe(32),
+    )
+    return ApiKey(value, "env" if source == "given" else source)
+
+
+SecretSource = Literal["given", "file", "generated"]
+
+
+def load_secret(
+    data_dir: Path,
+    filename: str,
+    given: str | None,
+    *,
+    given_empty: str,
+    file_empty: str,
+    generate: Callable[[], str],
+) -> tuple[str, SecretSource]:
+    """A secret ``given`` by the operator if set, else the one kept in ``data_dir/filename``,
+    else a new one from ``generate``, saved there with mode 0600. Raises ConfigError (with
+    ``given_empty`` or ``file_empty``) on an empty secret."""
+    if given is not None:
+        if not given.strip():
+            raise ConfigError(given_empty)
+        return given.strip(), "given"
+    path = data_dir / filename
     if path.exists():
         stored = path.read_text(encoding="utf-8").strip()
         if not stored:
-            raise ConfigError(f"the API key file {API_KEY_FILENAME} in the data dir is empty")
-        return ApiKey(stored, "file")
+            raise ConfigError(file_empty)
+        return stored, "file"
     data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
+    value = generate()
     write_private(path, value + "\n")
-    return ApiKey(value, "generated")
+    return value, "generated"
 
 
 def write_private(path: Path, text: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from captioncast.auth.apikey import write_private
+from captioncast.auth.apikey import load_secret
 from captioncast.errors import ConfigError
 
 SECRET_FILENAME = "pusher_secret"
@@ -67,17 +67,12 @@ class PusherSecret:
 def load_pusher_secret(data_dir: Path, given: str | None = None) -> PusherSecret:
     """``given`` (a flag or variable) if set, else the one kept in ``data_dir``, else a new one
     saved there. Raises ConfigError on an empty secret."""
-    if given is not None:
-        if not given.strip():
-            raise ConfigError("the Pusher secret is set but empty")
-        return PusherSecret(given.strip(), "given")
-    path = data_dir / SECRET_FILENAME
-    if path.exists():
-        stored = path.read_text(encoding="utf-8").strip()
-        if not stored:
-            raise ConfigError(f"the Pusher secret file {SECRET_FILENAME} in the data dir is empty")
-        return PusherSecret(stored, "file")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(20)
-    write_private(path, value + "\n")
-    return PusherSecret(value, "generated")
+    value, source = load_secret(
+        data_dir,
+        SECRET_FILENAME,
+        given,
+        given_empty="the Pusher secret is set but empty",
+        file_empty=f"the Pusher secret file {SECRET_FILENAME} in the data dir is empty",
+        generate=lambda: secrets.token_hex(20),
+    )
+    return PusherSecret(value, source)
