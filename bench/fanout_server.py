@@ -44,7 +44,7 @@ from captioncast.core.channels import ChannelRegistry, flow_channels
 from captioncast.core.messages import Response, ResponseContext, ResponseType, build_response
 from captioncast.core.timeline import TimePoint
 from captioncast.core.words import Word
-from captioncast.server import HttpServer
+from captioncast.server import HttpServer, tune_garbage_collector
 from captioncast.store.base import FlowRecord, FlowSpec
 from captioncast.store.sqlite import SqliteFlowStore
 from captioncast.store.transcripts import SqliteTranscriptStore
@@ -160,12 +160,14 @@ async def serve(args: argparse.Namespace) -> None:
     assert isinstance(broker, MemoryBroker)
     for _ in range(broker.history):
         broker.publish_nowait(channel, script.next(time.time(), args.interval))
+    if args.gc_threshold is None:
+        tune_garbage_collector()  # as ``captioncast serve`` does once it has started up
     http = HttpServer(
         uvicorn.Config(
             create_app(services), host="127.0.0.1", port=args.port, log_level=args.log_level,
             lifespan="off", ws="websockets-sansio",
             ws_max_size=16 * services.settings.ws_max_message_chars,
-            ws_per_message_deflate="no-permessage-deflate" not in args.experiment,
+            ws_per_message_deflate="ws-compression" in args.experiment,
         )
     )  # fmt: skip
     http.on_exit = services.connections.close_all

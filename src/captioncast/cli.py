@@ -48,6 +48,12 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="let anyone with the key read caption channels as public Pusher channels",
     )
+    p.add_argument(
+        "--ws-compression",
+        action="store_true",
+        default=None,
+        help="offer permessage-deflate to viewers (less bandwidth, far more CPU per viewer)",
+    )
 
 
 def serve_config(args: argparse.Namespace) -> ServeConfig:

@@ -28,6 +28,7 @@ class ServeConfig:
     pusher_key: str | None = None  # set: serve the Pusher protocol (docs/pusher.md)
     pusher_secret: str | None = None  # None: generated into the data dir
     pusher_public_channels: bool = False
+    ws_compression: bool = False  # permessage-deflate for viewers' WebSockets
     translation_engines: str = "apertium,libretranslate,deepl"  # preference; unset ones skipped
     libretranslate_url: str | None = None
     libretranslate_api_key: str | None = None
@@ -62,6 +63,7 @@ def port_range(text: str) -> range:
 
 ENV_PREFIX = "CAPTIONCAST_"
 _INT_FIELDS = {"port", "rtmp_port"}
+_BOOL_FIELDS = {"pusher_public_channels", "ws_compression"}
 
 
 def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -79,7 +81,7 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a number") from None
         elif name == "data_dir":
             out[name] = Path(raw)
-        elif name == "pusher_public_channels":
+        elif name in _BOOL_FIELDS:
             out[name] = raw.lower() in ("1", "true", "yes", "on")
         else:
             out[name] = raw

@@ -151,6 +151,9 @@ async def build(config: ServeConfig) -> Server:
             log_level=config.log_level,
             lifespan="off",
             ws="websockets-sansio",
+            # Off by default: deflate compresses each message once per viewer, with a
+            # compressor per connection, which costs more CPU than the whole fan-out.
+            ws_per_message_deflate=config.ws_compression,
             # The protocol's messages are small; refuse big frames before parsing them.
             ws_max_size=16 * services.settings.ws_max_message_chars,
         )
@@ -215,7 +218,7 @@ async def restore_flows(server: Server) -> None:
                 await store.update_status(flow.flow_id, FlowStatus.ERROR, "restart failed")
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """Fewer, cheaper collections. Every caption message makes short-lived objects on every
     viewer connection; with the default thresholds a full collection over everything follows
     every few seconds, and with thousands of viewers each one stops delivery for up to a
@@ -232,7 +235,7 @@ async def serve(config: ServeConfig) -> None:
     await server.runtime.engines.get(config.model)
     await server.rtmp.start()
     await restore_flows(server)
-    _tune_garbage_collector()
+    tune_garbage_collector()
     print(
         f"captioncast: HTTP on http://{config.host}:{config.port}, "
         f"RTMP on rtmp://{config.rtmp_host or config.host}:{server.rtmp.port}/live",

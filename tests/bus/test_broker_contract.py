@@ -132,6 +132,44 @@ async def test_get_waits_for_the_next_publish(broker: Broker) -> None:
     assert envelope.seq == 1
 
 
+async def test_poll_takes_what_is_ready_without_waiting(broker: Broker) -> None:
+    await broker.publish(CHANNEL.name, final(1))
+    sub = await broker.subscribe(
+        CHANNEL.name, StreamPosition(0, broker.position(CHANNEL.name).epoch)
+    )
+    assert sub.poll() is not None  # the replayed backlog
+    assert sub.poll() is None
+    await broker.publish(CHANNEL.name, final(2))
+    envelope = sub.poll()
+    assert envelope is not None and envelope.seq == 2
+    sub.close()
+    with pytest.raises(SubscriptionEnded):
+        sub.poll()
+
+
+async def test_a_listener_that_takes_everything_keeps_get_asleep(broker: Broker) -> None:
+    sub = await broker.subscribe(CHANNEL.name)
+    taken: list[int] = []
+    keep = True
+
+    def listener() -> bool:
+        while (envelope := sub.poll()) is not None:
+            taken.append(envelope.seq)
+        return keep
+
+    sub.set_listener(listener)
+    waiter = asyncio.create_task(sub.get())
+    await asyncio.sleep(0)
+    await broker.publish(CHANNEL.name, final(1))
+    await broker.publish(CHANNEL.name, final(2))
+    await asyncio.sleep(0.01)
+    assert taken == [1, 2] and not waiter.done()  # delivered in the publisher's call
+    keep = False  # a listener that cannot send leaves the envelope to get()
+    sub.set_listener(lambda: keep)
+    await broker.publish(CHANNEL.name, final(3))
+    assert (await asyncio.wait_for(waiter, 1)).seq == 3
+
+
 async def test_close_channel_delivers_queued_then_ends(broker: Broker) -> None:
     sub = await broker.subscribe(CHANNEL.name)
     await broker.publish(CHANNEL.name, {**final(1), "is_end_of_stream": True})

@@ -23,6 +23,7 @@ import jiwer
 import pytest
 from harness import ServerProcess, publish, speech_clip, until_done
 from speech import SpeechSample
+from websockets.asyncio.client import connect
 
 from captioncast import Client
 from captioncast.sdk import Caption
@@ -157,3 +158,12 @@ def test_js_sdk_unit_tests(node: str) -> None:
     assert npm
     done = subprocess.run([npm, "test"], cwd=JS, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+async def test_viewer_websockets_are_not_compressed_unless_configured(
+    server: ServerProcess,
+) -> None:
+    # Browsers offer permessage-deflate; `captioncast serve` declines it by default, so a
+    # message is framed once per viewer without a compressor each (see --ws-compression).
+    async with connect(server.ws_url, compression="deflate") as ws:
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers

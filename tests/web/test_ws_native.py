@@ -343,6 +343,28 @@ async def test_a_slow_viewer_does_not_delay_a_fast_one(tmp_path: Path) -> None:
     assert n > 4 and max(delays) < 0.25, delays
 
 
+async def test_a_send_blocked_past_the_timeout_closes_the_viewer(tmp_path: Path) -> None:
+    # A viewer that stops reading: its socket fills, the server's send waits, and after
+    # ws_send_timeout the watchdog ends it (long before its queue would overflow).
+    broker = MemoryBroker(history=8, max_pending=100_000)
+    async with server_with(tmp_path, WebSettings(ws_send_timeout=1), broker) as live:
+        stalled = await connect(live.ws_url, max_queue=1, max_size=None)
+        try:
+            await subscribe(stalled, token(live), "demo-en-en")
+            pad = secrets.token_urlsafe(65_536)
+            async with asyncio.timeout(20):
+                n = 0
+                while broker.subscriber_count("demo-en-en") == 1:
+                    await broker.publish("demo-en-en", caption(n, pad=pad))
+                    n += 1
+                    await asyncio.sleep(0.01)
+                while len(live.services.connections):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+        finally:
+            stalled.transport.abort()  # it would read megabytes before its close handshake
+    assert n < 2000  # ended by the watchdog, not by the queue limit
+
+
 async def test_origin_restricted_token(demo: LiveServer) -> None:
     restricted = token(demo, origins=["player.example.com"])
     async with connect(demo.ws_url, origin="https://player.example.com") as ws:

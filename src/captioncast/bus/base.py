@@ -18,7 +18,7 @@ survive a graceful restart, while partials do not (they were superseded anyway).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Protocol
 
@@ -65,6 +65,18 @@ class Subscription(Protocol):
         publish order; partials may be skipped in favour of newer ones. Raises
         SubscriptionEnded once the subscription is over (queued messages are dropped then).
         """
+        ...
+
+    def poll(self) -> Envelope | None:
+        """The next envelope if one is ready, else None, without waiting; the same order
+        and the same SubscriptionEnded as ``get``."""
+        ...
+
+    def set_listener(self, listener: Callable[[], bool] | None) -> None:
+        """Call ``listener`` on the event loop, synchronously, each time a live envelope is
+        queued; when it returns True it has taken what it could with ``poll`` and a waiting
+        ``get`` is not woken. This lets an edge write to a socket in the publisher's own call,
+        without a task switch per viewer. It must not raise. None removes it."""
         ...
 
     def close(self) -> None:

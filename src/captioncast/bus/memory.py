@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from captioncast.bus.base import BusError, EndReason, SubscriptionEnded, UnknownChannel
 from captioncast.bus.durable import DEFAULT_MAX_QUEUED, HistoryWriter
@@ -49,6 +49,7 @@ class MemorySubscription:
         self._max_pending = max_pending
         self._ended: EndReason | None = None
         self._wakeup = asyncio.Event()
+        self._listener: Callable[[], bool] | None = None
 
     @property
     def ended(self) -> EndReason | None:
@@ -69,26 +70,39 @@ class MemorySubscription:
                 self.end(EndReason.TOO_SLOW)
                 return
         self._queue.append(envelope)
+        if self._listener is not None and self._listener():
+            return
         self._wakeup.set()
 
-    async def get(self) -> Envelope:
-        """The next envelope; see ``captioncast.bus.base.Subscription.get``.
+    def set_listener(self, listener: Callable[[], bool] | None) -> None:
+        """See ``captioncast.bus.base.Subscription.set_listener``."""
+        self._listener = listener
+
+    def poll(self) -> Envelope | None:
+        """The next envelope if one is ready, else None; see ``Subscription.poll``.
 
         After CHANNEL_CLOSED the messages already queued are delivered first (the end of
         stream must reach the viewer); after TOO_SLOW or close() nothing more is delivered.
         """
+        if self._ended is not None and self._ended is not EndReason.CHANNEL_CLOSED:
+            raise SubscriptionEnded(self._ended)
+        if self._backlog:
+            return self._backlog.popleft()
+        if self._queue:
+            envelope = self._queue.popleft()
+            if envelope is self._pending_partial:
+                self._pending_partial = None
+            return envelope
+        if self._ended is not None:
+            raise SubscriptionEnded(self._ended)
+        return None
+
+    async def get(self) -> Envelope:
+        """The next envelope; see ``captioncast.bus.base.Subscription.get``."""
         while True:
-            if self._ended is not None and self._ended is not EndReason.CHANNEL_CLOSED:
-                raise SubscriptionEnded(self._ended)
-            if self._backlog:
-                return self._backlog.popleft()
-            if self._queue:
-                envelope = self._queue.popleft()
-                if envelope is self._pending_partial:
-                    self._pending_partial = None
+            envelope = self.poll()
+            if envelope is not None:
                 return envelope
-            if self._ended is not None:
-                raise SubscriptionEnded(self._ended)
             self._wakeup.clear()
             await self._wakeup.wait()
 

@@ -323,9 +323,12 @@ class PusherConnection:
                 return
 
     async def _timer(self) -> None:
-        while True:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives as the event is set, and this task would outlive its connection.
+        while not self._done.is_set():
             delay = max(0.0, self.session.next_deadline() - time.time()) + 0.01
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._rearm.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._rearm.wait()
             self._rearm.clear()
             self._apply(self.session.tick(time.time()))
